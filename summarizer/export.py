@@ -1,0 +1,142 @@
+"""Writing results people download: JSON, CSV, JPEG keyframes and labelled contact sheets."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+
+def _atomic_write(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"cannot write {type(obj).__name__} as JSON")
+
+
+def to_json(obj: Any) -> str:
+    """JSON text of results holding numpy scalars / arrays and paths."""
+    return json.dumps(obj, indent=2, default=_json_default)
+
+
+def write_json(path: str | Path, obj: Any) -> Path:
+    """Write `obj` as indented JSON, atomically."""
+    return _atomic_write(Path(path), to_json(obj).encode())
+
+
+def csv_text(rows: Sequence[dict[str, Any]]) -> str:
+    """CSV text with a header from the keys of the first row."""
+    buf = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0].keys()))
+        writer.writeheader()
+        writer.writerows(rows)
+    return buf.getvalue()
+
+
+def write_csv(path: str | Path, rows: Sequence[dict[str, Any]]) -> Path:
+    """Write rows (dicts with the same keys) as CSV, atomically."""
+    return _atomic_write(Path(path), csv_text(rows).encode())
+
+
+def jpeg_bytes(image: np.ndarray, quality: int = 90) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def save_jpeg(image: np.ndarray, path: str | Path, quality: int = 90) -> Path:
+    """Save a uint8 (H, W, 3) RGB frame as JPEG, atomically."""
+    return _atomic_write(Path(path), jpeg_bytes(image, quality))
+
+
+def time_label(seconds: float) -> str:
+    """'m:ss.s' (or 'h:mm:ss.s' past an hour) for frame captions."""
+    seconds = max(0.0, float(seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    if h:
+        return f"{int(h)}:{int(m):02d}:{s:04.1f}"
+    return f"{int(m)}:{s:04.1f}"
+
+
+def time_name(seconds: float) -> str:
+    """File-name friendly time, sorting in time order: '000012.500'."""
+    return f"{max(0.0, float(seconds)):010.3f}"
+
+
+def video_stem(name: str) -> str:
+    """A safe folder name from a video's file name."""
+    stem = Path(name).stem or "video"
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "video"
+
+
+def _font(size: int) -> ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1
+        return ImageFont.load_default()
+
+
+def grid_image(
+    images: Sequence[np.ndarray],
+    labels: Sequence[str] | None = None,
+    cols: int | None = None,
+    cell_h: int = 180,
+    pad: int = 6,
+    background: tuple[int, int, int] = (24, 24, 28),
+) -> Image.Image:
+    """A contact sheet: frames scaled to `cell_h` high in a grid, each with an optional caption."""
+    n = len(images)
+    if n == 0:
+        return Image.new("RGB", (cell_h, cell_h), background)
+    cols = cols or min(n, max(1, int(np.ceil(np.sqrt(n * 1.5)))))
+    rows = int(np.ceil(n / cols))
+    aspect = max(np.asarray(im).shape[1] / np.asarray(im).shape[0] for im in images)
+    cell_w = int(round(cell_h * aspect))
+    label_h = max(14, cell_h // 9) + 4 if labels else 0
+    sheet = Image.new(
+        "RGB", (cols * (cell_w + pad) + pad, rows * (cell_h + label_h + pad) + pad), background
+    )
+    draw = ImageDraw.Draw(sheet)
+    font = _font(max(12, cell_h // 9))
+    for i, im in enumerate(images):
+        r, c = divmod(i, cols)
+        tile = Image.fromarray(np.asarray(im, dtype=np.uint8))
+        tile.thumbnail((cell_w, cell_h), Image.LANCZOS)
+        x = pad + c * (cell_w + pad) + (cell_w - tile.width) // 2
+        y = pad + r * (cell_h + label_h + pad)
+        sheet.paste(tile, (x, y + (cell_h - tile.height) // 2))
+        if labels:
+            draw.text(
+                (pad + c * (cell_w + pad) + 2, y + cell_h + 2),
+                labels[i],
+                fill=(230, 230, 230),
+                font=font,
+            )
+    return sheet
