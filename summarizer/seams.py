@@ -59,9 +59,9 @@ class SeamSettings:
     merge_s: seams closer than this are one seam (the stronger is kept).
     surveyor: adapt the threshold per window with the KNN embedding surveyor.
     surveyor_window_s / surveyor_step_s: the surveyor's sliding windows.
-    surveyor_k_max: the largest K the surveyor grows to.
-    surveyor_mean_target / surveyor_std_target: targets for the mean and std of the neighbour
-        distances, as fractions of the window's median successor distance.
+    surveyor_k_min: the smallest neighbourhood the surveyor starts growing from.
+    surveyor_mean_target / surveyor_std_target: targets for the mean neighbour distance and
+        the std of the neighbourhood, as fractions of the window's median successor distance.
     min_segment_s / max_segment_s: segment durations (None: no limit); shorter segments are
         merged into a neighbour, longer ones split at their largest internal distance.
     keyframes_min / keyframes_max: keyframes per segment (more for longer, more varied ones).
@@ -77,9 +77,9 @@ class SeamSettings:
     surveyor: bool = False
     surveyor_window_s: float = 30.0
     surveyor_step_s: float = 10.0
-    surveyor_k_max: int = 12
+    surveyor_k_min: int = 5
     surveyor_mean_target: float = 0.5
-    surveyor_std_target: float = 0.5
+    surveyor_std_target: float = 0.25
     min_segment_s: float | None = 2.0
     max_segment_s: float | None = 15.0
     keyframes_min: int = 2
@@ -117,8 +117,8 @@ class SeamSettings:
             f"surveyor_step_s must be > 0, got {self.surveyor_step_s}",
         )
         _check(
-            isinstance(self.surveyor_k_max, int) and self.surveyor_k_max >= 1,
-            f"surveyor_k_max must be an integer >= 1, got {self.surveyor_k_max}",
+            isinstance(self.surveyor_k_min, int) and self.surveyor_k_min >= 2,
+            f"surveyor_k_min must be an integer >= 2, got {self.surveyor_k_min}",
         )
         for name in ("surveyor_mean_target", "surveyor_std_target"):
             v = getattr(self, name)
