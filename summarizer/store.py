@@ -47,7 +47,6 @@ SMALL_FILE = 4 << 20  # files up to this size get a sha256 in the manifest and l
 MANIFEST = "manifest.json"
 META = "meta.json"
 MANIFEST_VERSION = 1
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _GROUP_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -65,9 +64,11 @@ def hash_file(path: str | Path) -> str:
 
 
 def image_files(folder: str | Path) -> list[Path]:
-    """The image files directly inside `folder`, sorted by name."""
+    """The image files directly inside `folder` (the ones `summarizer.video` reads), sorted."""
+    from summarizer.video import IMAGE_EXTS
+
     return sorted(
-        (p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES),
+        (p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS),
         key=lambda p: p.name,
     )
 
@@ -370,8 +371,8 @@ class Store:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             (self.root / ".locks").mkdir(exist_ok=True)
-            probe = tempfile.NamedTemporaryFile(dir=self.root, prefix=".write-test-", delete=True)
-            probe.close()
+            with tempfile.NamedTemporaryFile(dir=self.root, prefix=".write-test-"):
+                pass
         except OSError as exc:
             raise StoreError(
                 f"store folder {self.root} is not writable: {exc.strerror or exc}"
