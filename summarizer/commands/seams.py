@@ -1,0 +1,257 @@
+"""``keyframe-atlas seams VIDEO... --out DIR``: scenes, keyframes and clips of videos.
+
+For each video it writes ``DIR/<video stem>/``:
+- ``segments.json``: every detected seam (``seams_s``, before the min/max-duration merging),
+  the segments with their keyframes (time and image file), the successor-distance curve and
+  its threshold, the settings, the video's hash and the model that made the embeddings;
+- ``segments.csv``: one row per segment;
+- ``keyframes/*.jpg``: the keyframes at the video's resolution (thumbnails if the frames
+  cannot be read again), and ``keyframes.png``: a grid of them;
+- with ``--clips``: ``clips/*.mp4``, one per segment (stream copy; ``--reencode`` for
+  frame-accurate cuts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from summarizer.commands import common
+
+NAME = "seams"
+HELP = "find scenes (seams between shots), their keyframes and optional clips"
+
+
+def add_seam_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("seams and segments (YAML section 'seams:')")
+    g.add_argument("--metric", choices=("euclidean", "cosine"), default=None)
+    g.add_argument(
+        "--threshold",
+        choices=("fixed", "dynamic", "robust"),
+        default=None,
+        help="fixed value, rolling mean + k*std, or rolling median + k*MAD (default dynamic)",
+    )
+    g.add_argument("--fixed", type=float, default=None, help="threshold of --threshold fixed")
+    g.add_argument("--k", type=float, default=None, help="deviations above the rolling centre")
+    g.add_argument("--window", type=float, default=None, dest="window_s", help="rolling window (s)")
+    g.add_argument("--floor", type=float, default=None, help="lowest adaptive threshold")
+    g.add_argument(
+        "--surveyor",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="adapt the threshold per window with the KNN embedding surveyor",
+    )
+    g.add_argument(
+        "--min-segment", type=float, default=None, dest="min_segment_s", help="seconds (default 2)"
+    )
+    g.add_argument(
+        "--max-segment",
+        type=float,
+        default=None,
+        dest="max_segment_s",
+        help="seconds, 0 for no limit (default 15)",
+    )
+    g.add_argument("--keyframes-min", type=int, default=None)
+    g.add_argument("--keyframes-max", type=int, default=None)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    common.add_inputs(p)
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    common.add_store(p)
+    common.add_config(p)
+    common.add_sample(p)
+    common.add_embed(p)
+    add_seam_flags(p)
+    p.add_argument("--clips", action="store_true", help="cut each segment into a clip")
+    p.add_argument(
+        "--reencode", action="store_true", help="re-encode clips for frame-accurate cuts"
+    )
+    p.add_argument(
+        "--thumbnails-only",
+        action="store_true",
+        help="keyframe images from the stored thumbnails (no second decode)",
+    )
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+
+
+def seam_settings(args: argparse.Namespace, config: dict[str, Any]):
+    from summarizer.seams import SeamSettings
+    from summarizer.settings import from_dict
+
+    flags = {
+        name: getattr(args, name, None)
+        for name in (
+            "metric",
+            "threshold",
+            "fixed",
+            "k",
+            "window_s",
+            "floor",
+            "surveyor",
+            "min_segment_s",
+            "keyframes_min",
+            "keyframes_max",
+        )
+    }
+    flags = {k: v for k, v in flags.items() if v is not None}
+    base = dict(config.get("seams") or {})
+    base.update(flags)
+    max_s = getattr(args, "max_segment_s", None)
+    if max_s is not None:
+        base["max_segment_s"] = None if max_s == 0 else max_s
+    return from_dict(SeamSettings, base)
+
+
+def keyframe_images(ev, frames: np.ndarray, sample, thumbnails_only: bool) -> list[np.ndarray]:
+    """Keyframes at full resolution via the decoder, or the stored thumbnails."""
+    thumbs = [np.asarray(ev.thumbnails[i]) for i in frames]
+    if thumbnails_only or len(frames) == 0:
+        return thumbs
+    from summarizer.errors import AtlasError
+    from summarizer.video import read_frames
+
+    try:
+        batch = read_frames(ev.ref.path, ev.indices[frames], None, settings=sample)
+    except (AtlasError, OSError, RuntimeError):
+        return thumbs
+    return [np.asarray(im) for im in batch.images]
+
+
+def write_outputs(
+    out_dir: Path,
+    ev,
+    seg,
+    sample,
+    embed,
+    settings,
+    *,
+    clips: bool = False,
+    reencode: bool = False,
+    thumbnails_only: bool = False,
+) -> dict[str, Any]:
+    """Everything for one video into `out_dir`; returns the segments.json data."""
+    from summarizer import export
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    kdir = out_dir / "keyframes"
+    kdir.mkdir(exist_ok=True)
+    frames = seg.keyframe_indices
+    images = keyframe_images(ev, frames, sample, thumbnails_only)
+    names: dict[int, str] = {}
+    labels = []
+    for s in seg.segments:
+        for k, t in zip(s.keyframes, s.keyframe_times_s, strict=True):
+            names[k] = f"keyframes/seg{s.index:03d}_{export.time_name(t)}.jpg"
+            labels.append(f"#{s.index} {export.time_label(t)}")
+    for k, im in zip(frames.tolist(), images, strict=True):
+        export.save_jpeg(im, out_dir / names[k])
+    # Remove keyframes of an earlier run with other settings.
+    for old in kdir.glob("*.jpg"):
+        if f"keyframes/{old.name}" not in names.values():
+            old.unlink()
+    export.grid_image(images, labels).save(out_dir / "keyframes.png")
+
+    clip_names: dict[int, str] = {}
+    if clips:
+        from summarizer.clips import cut_segments
+
+        made = cut_segments(
+            ev.ref.path,
+            [(s.start_s, s.end_s) for s in seg.segments],
+            out_dir / "clips",
+            stem=export.video_stem(ev.ref.name),
+            reencode=reencode,
+        )
+        clip_names = {c.index: f"clips/{c.path.name}" for c in made}
+
+    data = seg.to_dict()
+    for s, d in zip(seg.segments, data["segments"], strict=True):
+        for kf in d["keyframes"]:
+            kf["source_frame"] = int(ev.indices[kf["frame"]])
+            kf["image"] = names[kf["frame"]]
+        if s.index in clip_names:
+            d["clip"] = clip_names[s.index]
+    doc = {
+        "video": ev.ref.name,
+        "path": str(ev.ref.path),
+        "sha256": ev.ref.sha256,
+        "duration_s": ev.ref.probe.duration_s,
+        "model_id": ev.model_id,
+        "frames": len(ev.times_s),
+        "settings": {
+            "seams": dataclasses.asdict(settings),
+            "sample": dataclasses.asdict(sample),
+            "embed": dataclasses.asdict(embed),
+        },
+        **data,
+        "keyframe_grid": "keyframes.png",
+    }
+    export.write_json(out_dir / "segments.json", doc)
+    rows = [
+        {
+            "segment": d["index"],
+            "start_s": d["start_s"],
+            "end_s": d["end_s"],
+            "duration_s": d["duration_s"],
+            "keyframe_times_s": " ".join(f"{k['time_s']:.3f}" for k in d["keyframes"]),
+            "keyframe_images": " ".join(k["image"] for k in d["keyframes"]),
+            "clip": d.get("clip", ""),
+        }
+        for d in data["segments"]
+    ]
+    export.write_csv(out_dir / "segments.csv", rows)
+    return doc
+
+
+def _folders(refs) -> list[str]:
+    """One output folder name per video: its stem, plus a short hash when stems collide."""
+    from summarizer.export import video_stem
+
+    stems = [video_stem(r.name) for r in refs]
+    return [
+        f"{s}-{r.sha256[:8]}" if stems.count(s) > 1 else s for s, r in zip(stems, refs, strict=True)
+    ]
+
+
+def run(args: argparse.Namespace) -> int:
+    from summarizer.pipeline import TqdmProgress, embed_video, open_video
+    from summarizer.segments import segment_video
+    from summarizer.store import Store
+
+    config = common.config_of(args)
+    sample = common.sample_settings(args, config)
+    embed = common.embed_settings(args, config)
+    settings = seam_settings(args, config)
+    store = Store(args.store)
+    refs = [open_video(path, store, sample) for path in args.inputs]
+    for ref, folder in zip(refs, _folders(refs), strict=True):
+        t0 = time.perf_counter()
+        with TqdmProgress(ref.name, disable=True if args.quiet else None) as bar:
+            ev = embed_video(ref, sample, embed, store, progress=bar)
+        seg = segment_video(ev, settings)
+        out_dir = args.out / folder
+        write_outputs(
+            out_dir,
+            ev,
+            seg,
+            sample,
+            embed,
+            settings,
+            clips=args.clips,
+            reencode=args.reencode,
+            thumbnails_only=args.thumbnails_only,
+        )
+        n_kf = len(seg.keyframe_indices)
+        how = "cached embeddings" if ev.cache_hit else "embedded"
+        print(
+            f"{ref.name}  {len(seg.seams_s)} seams  {len(seg.segments)} segments  "
+            f"{n_kf} keyframes  ({how}, {time.perf_counter() - t0:.1f} s)  -> {out_dir}",
+            flush=True,
+        )
+    return 0
