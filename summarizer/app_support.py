@@ -1,0 +1,718 @@
+"""Glue between the Streamlit pages (`app.py`, `pages/`) and the library: app only.
+
+Pure helpers (no Streamlit): upload ingestion, image data URLs for chart tooltips, ZIP
+bundles, the Altair charts, query-parameter parsing. The small Streamlit pieces that every
+page shares (sidebar, video picker, error boundary, cached store and embedder) are at the
+end, under "Streamlit"; they import Streamlit lazily so the library never needs it.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import logging
+import math
+import os
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+from PIL import Image
+
+from summarizer.errors import InputError
+
+# Containers decord/ffmpeg read; the upload widget lists them.
+VIDEO_TYPES = ("mp4", "mov", "m4v", "mkv", "webm", "avi", "mpg", "mpeg", "wmv", "flv", "ts", "3gp")
+UPLOAD_DIR = (
+    "source"  # inside a video's store group: the uploaded bytes, for clips and full-res frames
+)
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """'1:05:03', '4:07', '0:21' (or '?' when unknown)."""
+    if seconds is None or not math.isfinite(seconds):
+        return "?"
+    s = int(round(seconds))
+    h, rem = divmod(s, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def fmt_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+# --------------------------------------------------------------------------- uploads
+
+
+@dataclass(frozen=True)
+class SavedUpload:
+    """An uploaded file copied into the store: its content hash and where the bytes are."""
+
+    sha256: str
+    name: str
+    path: Path
+    size: int
+
+
+def check_upload_name(name: str) -> None:
+    """Refuse a file whose extension is not a video container we read."""
+    ext = Path(name).suffix.lower().lstrip(".")
+    if ext not in VIDEO_TYPES:
+        shown = ext or "no extension"
+        raise InputError(
+            f"{name}: not a video file ({shown}); accepted types: {', '.join(VIDEO_TYPES)}"
+        )
+
+
+def save_upload(
+    store: Any,
+    name: str,
+    data: bytes | IO[bytes],
+    max_bytes: int | None = None,
+) -> SavedUpload:
+    """Write an upload to a temp file while hashing it, then keep it in the store.
+
+    The bytes end in ``<store>/<sha256>/source/<safe name>`` so clips and full-resolution
+    keyframes work later (the same bytes under another name reuse the copy). Raises
+    `InputError` for a wrong type, an empty file or one over `max_bytes`; nothing is left
+    behind on failure.
+    """
+    import hashlib
+
+    from summarizer.export import video_stem
+
+    check_upload_name(name)
+    stream: IO[bytes] = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
+    with contextlib.suppress(AttributeError, OSError):
+        stream.seek(0)
+    tmp_dir = Path(store.root) / ".uploads"
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="upload-", suffix=Path(name).suffix.lower())
+    h = hashlib.sha256()
+    size = 0
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            while chunk := stream.read(1 << 20):
+                size += len(chunk)
+                if max_bytes is not None and size > max_bytes:
+                    raise InputError(
+                        f"{name}: too large ({fmt_bytes(size)}+); the limit is {fmt_bytes(max_bytes)}"
+                    )
+                h.update(chunk)
+                fh.write(chunk)
+        if size == 0:
+            raise InputError(f"{name}: the file is empty")
+        sha = h.hexdigest()
+        folder = store.group_dir(sha) / UPLOAD_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        existing = sorted(folder.iterdir()) if folder.exists() else []
+        if existing:  # same bytes already kept (maybe under another name)
+            Path(tmp).unlink(missing_ok=True)
+            return SavedUpload(sha, name, existing[0], size)
+        final = folder / f"{video_stem(name)}{Path(name).suffix.lower()}"
+        os.replace(tmp, final)
+        return SavedUpload(sha, name, final, size)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def source_file(store: Any, sha256: str) -> Path | None:
+    """The kept source video of a catalogued hash (upload copy or the original path)."""
+    folder = Path(store.root) / sha256 / UPLOAD_DIR
+    if folder.is_dir():
+        files = sorted(p for p in folder.iterdir() if p.is_file())
+        if files:
+            return files[0]
+    row = store.video(sha256)
+    if row and row.get("path") and Path(row["path"]).exists():
+        return Path(row["path"])
+    return None
+
+
+def forget_source(store: Any, sha256: str) -> None:
+    """Remove the kept upload copy of a video (used when processing it failed)."""
+    shutil.rmtree(Path(store.root) / sha256 / UPLOAD_DIR, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        (Path(store.root) / sha256).rmdir()
+
+
+# --------------------------------------------------------------------------- images
+
+
+def image_bytes(image: np.ndarray, fmt: str = "JPEG", quality: int = 88) -> bytes:
+    buf = io.BytesIO()
+    im = Image.fromarray(np.asarray(image, dtype=np.uint8))
+    if fmt.upper() == "JPEG":
+        im.save(buf, format="JPEG", quality=quality)
+    else:
+        im.save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def image_data_url(image: np.ndarray, width: int = 160, quality: int = 70) -> str:
+    """A small JPEG of `image` as a ``data:`` URL (Vega tooltips show a field named 'image')."""
+    im = Image.fromarray(np.asarray(image, dtype=np.uint8))
+    if im.width > width:
+        im = im.resize((width, max(1, round(im.height * width / im.width))), Image.BILINEAR)
+    buf = io.BytesIO()
+    im.save(buf, format="JPEG", quality=quality)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def spread_indices(n: int, limit: int) -> np.ndarray:
+    """At most `limit` indices spread evenly over range(n) (all of them when n <= limit)."""
+    if n <= limit:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, limit).round().astype(np.int64))
+
+
+def zip_bytes(files: Iterable[tuple[str, bytes]]) -> bytes:
+    """A ZIP archive (stored, not deflated: JPEGs do not shrink) of (name, bytes) pairs."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
+        for name, data in files:
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- query params
+
+
+def qp_get(params: Mapping[str, Any], name: str, default: Any = None) -> Any:
+    value = params.get(name, default)
+    if isinstance(value, list):
+        value = value[-1] if value else default
+    return value
+
+
+def qp_float(params: Mapping[str, Any], name: str, default: float, lo: float, hi: float) -> float:
+    """A float query parameter clamped to [lo, hi]; junk gives the default."""
+    try:
+        v = float(qp_get(params, name, default))
+    except (TypeError, ValueError):
+        return default
+    return default if not math.isfinite(v) else min(max(v, lo), hi)
+
+
+def qp_int(params: Mapping[str, Any], name: str, default: int, lo: int, hi: int) -> int:
+    return int(round(qp_float(params, name, float(default), float(lo), float(hi))))
+
+
+def qp_choice(params: Mapping[str, Any], name: str, choices: Sequence[str], default: str) -> str:
+    v = qp_get(params, name, default)
+    return v if v in choices else default
+
+
+def qp_bool(params: Mapping[str, Any], name: str, default: bool) -> bool:
+    v = qp_get(params, name, None)
+    if v is None:
+        return default
+    return str(v).lower() in ("1", "true", "yes", "on")
+
+
+def qp_list(params: Mapping[str, Any], name: str) -> list[str]:
+    """A comma-separated query parameter as a list (empty items dropped)."""
+    v = qp_get(params, name, "") or ""
+    return [x for x in str(v).split(",") if x]
+
+
+def fmt_num(x: float) -> str:
+    """Short text for a number in a URL: 3, 2.5, 0.125."""
+    return f"{x:g}"
+
+
+ProgressFn = Callable[..., None]
+
+
+# --------------------------------------------------------------------------- charts
+
+SERIES_COLORS = {"distance": "#3559e0", "threshold": "#f08c00"}
+SEAM_COLOR = "#e03131"
+
+
+def curve_frame(seg: Any, thumbnails: np.ndarray | None, max_images: int = 400) -> Any:
+    """The seam curve as a DataFrame for the timeline: one row per successor distance.
+
+    ``frame`` is the frame after each step (what a seam there cuts to); ``image`` holds a small
+    data URL of it for at most `max_images` rows spread over the video (tooltips show it).
+    """
+    import pandas as pd
+
+    from summarizer.export import time_label
+
+    t = np.asarray(seg.times_s, dtype=np.float64)
+    frame = np.minimum(np.arange(1, len(t) + 1), len(seg.frame_times_s) - 1)
+    df = pd.DataFrame(
+        {
+            "time_s": t,
+            "distance": np.asarray(seg.distances, dtype=np.float64),
+            "threshold": np.asarray(seg.thresholds, dtype=np.float64),
+            "frame": frame,
+            "frame_time": [time_label(x) for x in np.asarray(seg.frame_times_s)[frame]],
+        }
+    )
+    images = [""] * len(df)
+    if thumbnails is not None and len(thumbnails):
+        for i in spread_indices(len(df), max_images):
+            images[int(i)] = image_data_url(thumbnails[int(frame[i])], width=160)
+    df["image"] = images
+    return df
+
+
+def seams_chart(seg: Any, thumbnails: np.ndarray | None = None, height: int = 280) -> Any:
+    """Altair timeline: successor distance, threshold curve, detected seams, final segments.
+
+    Hovering near a point shows its frame (tooltip image); clicking selects it (selection
+    ``frame`` for ``st.altair_chart(on_select=...)``). Drag to pan, wheel to zoom in time.
+    """
+    import altair as alt
+    import pandas as pd
+
+    df = curve_frame(seg, thumbnails)
+    long = df.melt(
+        id_vars=["time_s"],
+        value_vars=["distance", "threshold"],
+        var_name="series",
+        value_name="value",
+    )
+    x = alt.X("time_s:Q", title="time (s)", scale=alt.Scale(nice=False))
+    color = alt.Color(
+        "series:N",
+        scale=alt.Scale(domain=list(SERIES_COLORS), range=list(SERIES_COLORS.values())),
+        legend=alt.Legend(orient="top", title=None),
+    )
+    zoom = alt.selection_interval(bind="scales", encodings=["x"], name="zoom")
+    hover = alt.selection_point(
+        name="hover",
+        on="pointerover",
+        nearest=True,
+        fields=["time_s"],
+        empty=False,
+        clear="pointerout",
+    )
+    pick = alt.selection_point(
+        name="frame", on="click", nearest=True, fields=["frame"], empty=False
+    )
+
+    bands = pd.DataFrame(
+        [
+            {
+                "start": s.start_s,
+                "end": s.end_s,
+                "segment": f"segment {s.index + 1}",
+                "odd": s.index % 2,
+            }
+            for s in seg.segments
+        ]
+    )
+    layers = []
+    if len(bands):
+        layers.append(
+            alt.Chart(bands)
+            .mark_rect(opacity=0.35)
+            .encode(
+                x="start:Q",
+                x2="end:Q",
+                color=alt.Color(
+                    "odd:N",
+                    scale=alt.Scale(domain=[0, 1], range=["#eef1fb", "#ffffff"]),
+                    legend=None,
+                ),
+                tooltip=[
+                    alt.Tooltip("segment:N"),
+                    alt.Tooltip("start:Q", format=".1f"),
+                    alt.Tooltip("end:Q", format=".1f"),
+                ],
+            )
+        )
+    layers.append(
+        alt.Chart(long)
+        .mark_line(strokeWidth=1.6)
+        .encode(
+            x=x,
+            y=alt.Y("value:Q", title="successor distance"),
+            color=color,
+            strokeDash=alt.StrokeDash(
+                "series:N",
+                scale=alt.Scale(domain=list(SERIES_COLORS), range=[[1, 0], [5, 3]]),
+                legend=None,
+            ),
+        )
+    )
+    seams = pd.DataFrame({"seam_s": np.asarray(seg.seams_s, dtype=np.float64)})
+    if len(seams):
+        layers.append(
+            alt.Chart(seams)
+            .mark_rule(color=SEAM_COLOR, strokeWidth=1.5, opacity=0.8)
+            .encode(
+                x="seam_s:Q", tooltip=[alt.Tooltip("seam_s:Q", title="seam at (s)", format=".2f")]
+            )
+        )
+    tooltip = [
+        alt.Tooltip("frame_time:N", title="frame at"),
+        alt.Tooltip("distance:Q", format=".3f"),
+        alt.Tooltip("threshold:Q", format=".3f"),
+    ]
+    if (df["image"] != "").any():
+        tooltip.insert(0, alt.Tooltip("image:N"))
+    points = (
+        alt.Chart(df)
+        .mark_circle(size=60, color=SERIES_COLORS["distance"])
+        .encode(
+            x=x,
+            y="distance:Q",
+            opacity=alt.condition(hover, alt.value(1.0), alt.value(0.0)),
+            tooltip=tooltip,
+        )
+        .add_params(hover, pick, zoom)
+    )
+    layers.append(points)
+    layers.append(
+        alt.Chart(df)
+        .mark_rule(color="#868e96", strokeDash=[2, 2])
+        .encode(x="time_s:Q")
+        .transform_filter(hover)
+    )
+    return alt.layer(*layers).properties(height=height).configure_view(stroke=None)
+
+
+# --------------------------------------------------------------------------- processing
+
+STAGES = ("read", "embed", "seams")
+STAGE_LABELS = {
+    "read": "reading and hashing",
+    "embed": "embedding frames",
+    "seams": "finding seams",
+}
+
+
+def process_video(
+    store: Any,
+    path: str | Path,
+    sample: Any,
+    embed: Any,
+    name: str | None = None,
+    on_progress: Callable[[str, float, str], None] | None = None,
+) -> tuple[Any, Any]:
+    """Open, embed and segment one video; returns (EmbeddedVideo, Segmentation).
+
+    `on_progress(stage, fraction, detail)` is called as each stage moves (stage in `STAGES`).
+    Embeddings come from the store when this video was processed with these settings before.
+    """
+    from summarizer import pipeline
+    from summarizer.segments import segment_video
+
+    def report(stage: str, frac: float, detail: str = "") -> None:
+        if on_progress is not None:
+            on_progress(stage, min(max(frac, 0.0), 1.0), detail)
+
+    report("read", 0.0)
+    ref = pipeline.open_video(path, store, sample)
+    if name and name != ref.name:  # an upload keeps its own name in the catalog
+        import dataclasses
+
+        ref = dataclasses.replace(ref, name=name)
+        store.register_video(ref)
+    report(
+        "read", 1.0, f"{ref.probe.width}x{ref.probe.height}, {fmt_duration(ref.probe.duration_s)}"
+    )
+
+    def frames(done: int, total: int) -> None:
+        report("embed", done / total if total else 0.0, f"{done} / {total} frames")
+
+    report("embed", 0.0)
+    embedded = pipeline.embed_video(ref, sample, embed, store, progress=frames)
+    report(
+        "embed", 1.0, "from the store" if embedded.cache_hit else f"{len(embedded.times_s)} frames"
+    )
+    report("seams", 0.0)
+    seg = segment_video(embedded)
+    report("seams", 1.0, f"{len(seg.segments)} segments")
+    return embedded, seg
+
+
+def ingest_and_process(
+    store: Any,
+    name: str,
+    data: bytes | IO[bytes],
+    sample: Any,
+    embed: Any,
+    max_bytes: int | None = None,
+    on_progress: Callable[[str, float, str], None] | None = None,
+) -> dict[str, Any]:
+    """Keep an upload in the store and process it; never raises.
+
+    Returns ``{"name", "sha256", "frames", "segments", "cached"}`` on success, or
+    ``{"name", "error"}`` with a one-line message (bad type, too large, empty, not a video,
+    no frames, model unavailable). A failed upload leaves no copy behind.
+    """
+    from summarizer.errors import AtlasError
+
+    saved = None
+    known = False
+    try:
+        if on_progress is not None:
+            on_progress("read", 0.0, "saving")
+        saved = save_upload(store, name, data, max_bytes)
+        known = store.video(saved.sha256) is not None
+        embedded, seg = process_video(store, saved.path, sample, embed, name, on_progress)
+    except AtlasError as exc:
+        error = str(exc)
+    except Exception as exc:  # a bug: keep the traceback in the log, show one line
+        log.exception("processing %s failed", name)
+        error = f"unexpected problem while processing ({type(exc).__name__}); see the server log"
+    else:
+        return {
+            "name": name,
+            "sha256": saved.sha256,
+            "frames": len(embedded.times_s),
+            "segments": len(seg.segments),
+            "cached": bool(embedded.cache_hit),
+        }
+    if saved is not None and not known:
+        forget_source(store, saved.sha256)
+    return {"name": name, "error": error.replace(str(saved.path) if saved else "\0", name)}
+
+
+def computed_summary(store: Any, sha256: str) -> dict[str, list[str]]:
+    """What the store holds for one video: stage -> model ids (e.g. {'embed': ['pixels-v1']})."""
+    out: dict[str, list[str]] = {}
+    for row in store.results(sha256):
+        out.setdefault(row["stage"], [])
+        if row["model_id"] not in out[row["stage"]]:
+            out[row["stage"]].append(row["model_id"])
+    return out
+
+
+def library_thumbnail(store: Any, sha256: str) -> np.ndarray | None:
+    """A representative thumbnail of a catalogued video (a frame from its first embedding)."""
+    for row in store.results(sha256):
+        if row["stage"] != "embed":
+            continue
+        res = store.load(store.key(sha256, row["stage"], row["settings_hash"], row["model_id"]))
+        if res is not None and "thumbnails" in res and len(res["thumbnails"]):
+            thumbs = res["thumbnails"]
+            return np.array(thumbs[len(thumbs) // 3])
+    return None
+
+
+def computed_text(done: Mapping[str, list[str]]) -> str:
+    """'embed: pixels, CLIP ViT-B-32 · map' for the library table."""
+    if not done:
+        return "nothing yet"
+    return " · ".join(
+        f"{stage}: {', '.join(model_label(m) for m in models if m)}" if any(models) else stage
+        for stage, models in done.items()
+    )
+
+
+def model_label(model_id: str) -> str:
+    """'pixels-v1' -> 'pixels'; 'clip:ViT-B-32:laion2b_s34b_b79k' -> 'CLIP ViT-B-32'."""
+    if model_id.startswith("pixels"):
+        return "pixels"
+    if model_id.startswith("clip:"):
+        return "CLIP " + model_id.split(":")[1]
+    return model_id
+
+
+# --------------------------------------------------------------------------- Streamlit
+# Shared page pieces. Streamlit is imported inside them so the library never needs it.
+
+log = logging.getLogger("summarizer.app")
+
+EMBEDDERS = ("clip", "pixels")
+EMBEDDER_LABELS = {"clip": "CLIP ViT-B-32 (semantic)", "pixels": "pixels (model-free, instant)"}
+
+
+def page_setup(title: str, icon: str = ":material/movie:") -> None:
+    import streamlit as st
+
+    st.set_page_config(page_title=f"{title} · keyframe-atlas", page_icon=icon, layout="wide")
+
+
+def get_store() -> Any:
+    """The store under ``$ATLAS_HOME`` (or the per-user default), one object per root."""
+    from summarizer.store import default_root
+
+    return _store_for(str(default_root()))
+
+
+def _cache_resource(**kw: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    import streamlit as st
+
+    return st.cache_resource(show_spinner=False, **kw)
+
+
+@_cache_resource()
+def _store_for(root: str) -> Any:
+    from summarizer.store import Store
+
+    return Store(root)
+
+
+@_cache_resource()
+def cached_embedder(settings: Any) -> Any:
+    """The embedder for `settings`, loaded once per server process."""
+    from summarizer.embed import get_embedder
+
+    return get_embedder(settings)
+
+
+@_cache_resource()
+def clip_problem() -> str | None:
+    """None when the default CLIP embedder loads here, else the one-line reason it does not."""
+    from summarizer.errors import AtlasError
+    from summarizer.settings import EmbedSettings
+
+    try:
+        cached_embedder(EmbedSettings())
+    except AtlasError as exc:
+        return str(exc)
+    except Exception as exc:  # e.g. a broken install: say so, the pixels embedder still works
+        log.exception("CLIP embedder failed to load")
+        return f"CLIP could not be loaded ({type(exc).__name__}: {exc})"
+    return None
+
+
+def init_state(key: str, value: Any) -> None:
+    """Give a widget its first value (from the URL) once per session."""
+    import streamlit as st
+
+    if key not in st.session_state:
+        st.session_state[key] = value
+
+
+def sync_query(params: Mapping[str, Any]) -> None:
+    """Make the URL hold exactly `params` (None values dropped), so the link reopens this view."""
+    import streamlit as st
+
+    want = {k: str(v) for k, v in params.items() if v is not None and v != ""}
+    have = {k: qp_get(st.query_params, k) for k in st.query_params}
+    if want != have:
+        st.query_params.from_dict(want)
+
+
+def sidebar_embedder() -> Any:
+    """Sidebar: the embedder choice (URL ``emb``), with a notice when CLIP is unavailable.
+
+    Returns the `EmbedSettings` to use. The default is CLIP when its weights load here, else
+    the model-free pixels embedder.
+    """
+    import streamlit as st
+
+    from summarizer.settings import EmbedSettings
+
+    with st.sidebar:
+        with st.spinner("Checking the CLIP model..."):
+            problem = clip_problem()
+        default = "pixels" if problem else "clip"
+        init_state("emb", qp_choice(st.query_params, "emb", EMBEDDERS, default))
+        st.selectbox(
+            "Embedder",
+            EMBEDDERS,
+            key="emb",
+            format_func=EMBEDDER_LABELS.get,
+            help="What turns each frame into a vector. CLIP understands content; pixels compares "
+            "colours and layout and needs no model.",
+        )
+        if problem:
+            if st.session_state["emb"] == "clip":
+                st.error(f"CLIP is not available: {problem} Choose the pixels embedder.")
+            else:
+                st.caption(f"CLIP is not available on this server, so pixels is used. ({problem})")
+    return EmbedSettings(embedder=st.session_state["emb"])
+
+
+def sample_settings(fps: float | None = None) -> Any:
+    from summarizer.settings import SampleSettings
+
+    return SampleSettings() if fps is None else SampleSettings(fps=fps)
+
+
+def friendly_errors() -> Any:
+    """A context manager: user errors become one red line, bugs a short apology (logged)."""
+    import contextlib
+
+    import streamlit as st
+
+    from summarizer.errors import AtlasError
+
+    @contextlib.contextmanager
+    def boundary():  # type: ignore[no-untyped-def]
+        try:
+            yield
+        except AtlasError as exc:
+            st.error(str(exc), icon=":material/error:")
+        except Exception as exc:
+            log.exception("unexpected error in the app")
+            st.error(
+                f"Something went wrong ({type(exc).__name__}). The details are in the server "
+                "log; other sessions are not affected.",
+                icon=":material/error:",
+            )
+
+    return boundary()
+
+
+def video_label(row: Mapping[str, Any]) -> str:
+    return f"{row.get('name') or row['sha256'][:12]}  ({fmt_duration(row.get('duration_s'))})"
+
+
+def pick_video(store: Any, key: str = "video") -> dict[str, Any] | None:
+    """Sidebar video picker over the catalog (URL ``video``, else the session's last video).
+
+    Shows a pointer to the Home page and stops the page when the library is empty.
+    """
+    import streamlit as st
+
+    rows = store.videos()
+    by_hash = {r["sha256"]: r for r in rows}
+    wanted = qp_get(st.query_params, "video")
+    if wanted and wanted not in by_hash:
+        st.warning(
+            f"The link names a video ({str(wanted)[:12]}...) that is not in this server's "
+            "library. Pick another one below or upload it on the Home page."
+        )
+    if not rows:
+        st.info("The library is empty: upload a video or try the sample video on the Home page.")
+        st.page_link("app.py", label="Go to Home", icon=":material/home:")
+        st.stop()
+    first = wanted if wanted in by_hash else st.session_state.get("current_video")
+    if first not in by_hash:
+        first = rows[0]["sha256"]
+    init_state(key, first)
+    if st.session_state[key] not in by_hash:
+        st.session_state[key] = first
+    sha = st.sidebar.selectbox(
+        "Video", list(by_hash), key=key, format_func=lambda h: video_label(by_hash[h])
+    )
+    st.session_state["current_video"] = sha
+    return by_hash[sha]
+
+
+def _cache_data(**kw: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    import streamlit as st
+
+    return st.cache_data(show_spinner=False, **kw)
+
+
+@_cache_data(max_entries=512)
+def cached_library_thumbnail(root: str, sha256: str, n_results: int) -> str | None:
+    """Data URL of a video's library thumbnail (`n_results` invalidates it when results change)."""
+    img = library_thumbnail(_store_for(root), sha256)
+    return None if img is None else image_data_url(img, width=120)
