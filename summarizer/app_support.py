@@ -589,12 +589,46 @@ def clip_problem() -> str | None:
     return None
 
 
-def init_state(key: str, value: Any) -> None:
-    """Give a widget its first value (from the URL) once per session."""
+def _keep_widget(key: str) -> None:
     import streamlit as st
 
-    if key not in st.session_state:
-        st.session_state[key] = value
+    st.session_state["_keep_" + key] = st.session_state[key]
+
+
+def bound(
+    key: str,
+    params: str | Sequence[str],
+    from_url: Callable[[Mapping[str, Any]], Any],
+    choices: Sequence[Any] | None = None,
+) -> dict:
+    """Keyword arguments that bind widget `key` to the URL and keep it across pages.
+
+    The value comes from the URL (`from_url(query_params)`, which gives the default when the
+    parameter is missing or junk) the first time, and whenever the URL says something this
+    session did not write there itself (a shared link, a link from another page); otherwise
+    the session keeps the user's last choice, even after visiting another page.
+    """
+    import streamlit as st
+
+    ss = st.session_state
+    keep = "_keep_" + key
+    names = [params] if isinstance(params, str) else list(params)
+    written = ss.get("_qp_written", {})
+    from_link = any(
+        qp_get(st.query_params, n) is not None and qp_get(st.query_params, n) != written.get(n)
+        for n in names
+    )
+    if keep not in ss or from_link or (choices is not None and ss[keep] not in choices):
+        ss[keep] = from_url(st.query_params)
+    ss[key] = ss[keep]
+    return {"key": key, "on_change": _keep_widget, "args": (key,)}
+
+
+def kept(key: str, default: Any) -> Any:
+    """The last value of a `bound` widget, also on runs where it is not shown."""
+    import streamlit as st
+
+    return st.session_state.get("_keep_" + key, default)
 
 
 def sync_query(params: Mapping[str, Any]) -> None:
@@ -603,6 +637,7 @@ def sync_query(params: Mapping[str, Any]) -> None:
 
     want = {k: str(v) for k, v in params.items() if v is not None and v != ""}
     have = {k: qp_get(st.query_params, k) for k in st.query_params}
+    st.session_state["_qp_written"] = want
     if want != have:
         st.query_params.from_dict(want)
 
@@ -621,11 +656,10 @@ def sidebar_embedder() -> Any:
         with st.spinner("Checking the CLIP model..."):
             problem = clip_problem()
         default = "pixels" if problem else "clip"
-        init_state("emb", qp_choice(st.query_params, "emb", EMBEDDERS, default))
         st.selectbox(
             "Embedder",
             EMBEDDERS,
-            key="emb",
+            **bound("emb", "emb", lambda qp: qp_choice(qp, "emb", EMBEDDERS, default)),
             format_func=EMBEDDER_LABELS.get,
             help="What turns each frame into a vector. CLIP understands content; pixels compares "
             "colours and layout and needs no model.",
@@ -692,16 +726,17 @@ def pick_video(store: Any, key: str = "video") -> dict[str, Any] | None:
         st.info("The library is empty: upload a video or try the sample video on the Home page.")
         st.page_link("app.py", label="Go to Home", icon=":material/home:")
         st.stop()
-    first = wanted if wanted in by_hash else st.session_state.get("current_video")
-    if first not in by_hash:
-        first = rows[0]["sha256"]
-    init_state(key, first)
-    if st.session_state[key] not in by_hash:
-        st.session_state[key] = first
     sha = st.sidebar.selectbox(
-        "Video", list(by_hash), key=key, format_func=lambda h: video_label(by_hash[h])
+        "Video",
+        list(by_hash),
+        **bound(
+            key,
+            "video",
+            lambda qp: qp_choice(qp, "video", list(by_hash), rows[0]["sha256"]),
+            choices=list(by_hash),
+        ),
+        format_func=lambda h: video_label(by_hash[h]),
     )
-    st.session_state["current_video"] = sha
     return by_hash[sha]
 
 
@@ -716,3 +751,124 @@ def cached_library_thumbnail(root: str, sha256: str, n_results: int) -> str | No
     """Data URL of a video's library thumbnail (`n_results` invalidates it when results change)."""
     img = library_thumbnail(_store_for(root), sha256)
     return None if img is None else image_data_url(img, width=120)
+
+
+# --------------------------------------------------------------------------- loading results
+
+
+@_cache_resource(max_entries=16)
+def _load_embedded(root: str, sha256: str, sample: Any, embed: Any) -> Any:
+    from summarizer.pipeline import load_embedded
+
+    return load_embedded(_store_for(root), sha256, sample, embed)
+
+
+def load_embedded_cached(store: Any, sha256: str, sample: Any, embed: Any) -> Any:
+    """The stored embeddings of a video (None when not computed with these settings).
+
+    Cached per server (arrays are read-only, memory-mapped); a miss is not cached.
+    """
+    ev = _load_embedded(str(store.root), sha256, sample, embed)
+    if ev is None:
+        _load_embedded.clear(str(store.root), sha256, sample, embed)
+    return ev
+
+
+def frames_at(ev: Any, positions: Sequence[int], short_side: int | None = 288) -> list[np.ndarray]:
+    """Frames `positions` (indices into the embedding arrays) decoded again from the kept
+    source at `short_side` (None: full size); the stored thumbnails when the source is gone."""
+    positions = [int(p) for p in positions]
+    if not positions:
+        return []
+    return list(_frames_at(ev.ref.sha256, str(ev.ref.path), tuple(positions), short_side, ev))
+
+
+@_cache_data(max_entries=64)
+def _frames_at(
+    sha256: str, path: str, positions: tuple[int, ...], short_side: int | None, _ev: Any
+) -> np.ndarray:
+    from summarizer.errors import AtlasError
+    from summarizer.video import read_frames
+
+    thumbs = np.stack([np.asarray(_ev.thumbnails[p]) for p in positions])
+    if not path or not Path(path).exists():
+        return thumbs
+    try:
+        batch = read_frames(path, np.asarray(_ev.indices)[list(positions)], short_side)
+    except (AtlasError, OSError, RuntimeError):
+        return thumbs
+    return np.asarray(batch.images)
+
+
+def segment_downloads(ev: Any, seg: Any, sample: Any, embed: Any, what: str) -> bytes:
+    """The bytes of one seams download, made like the CLI's ``seams`` output folder.
+
+    what: "json" (segments.json), "csv" (segments.csv), "keyframes" (ZIP of full-resolution
+    keyframe JPEGs + the grid PNG), "clips" (ZIP of one MP4 per segment, stream copy).
+    """
+    from summarizer.commands.seams import write_outputs
+
+    with tempfile.TemporaryDirectory(prefix="atlas-dl-") as tmp:
+        out = Path(tmp)
+        write_outputs(
+            out,
+            ev,
+            seg,
+            sample,
+            embed,
+            seg.settings,
+            clips=what == "clips",
+            thumbnails_only=what in ("json", "csv"),
+        )
+        if what == "json":
+            return (out / "segments.json").read_bytes()
+        if what == "csv":
+            return (out / "segments.csv").read_bytes()
+        folder = "clips" if what == "clips" else "keyframes"
+        files = [(f"{folder}/{p.name}", p.read_bytes()) for p in sorted((out / folder).iterdir())]
+        if what == "keyframes":
+            files.append(("keyframes.png", (out / "keyframes.png").read_bytes()))
+            files.append(("segments.json", (out / "segments.json").read_bytes()))
+        return zip_bytes(files)
+
+
+def embed_here(store: Any, row: Mapping[str, Any], sample: Any, embed: Any) -> None:
+    """A button that embeds a catalogued video with the chosen embedder (progress bar)."""
+    import streamlit as st
+
+    src = source_file(store, row["sha256"])
+    label = model_label(embed.model_id)
+    if src is None:
+        st.error(
+            f"{row['name']} has no {label} embeddings in the store and its file is gone; "
+            "upload it again on the Home page."
+        )
+        st.stop()
+    st.info(f"{row['name']} has not been embedded with {label} yet.")
+    if not st.button(f"Embed it with {label}", type="primary", icon=":material/play_arrow:"):
+        st.stop()
+    bar = st.progress(0.0, text="starting")
+
+    def on_progress(stage: str, frac: float, detail: str) -> None:
+        k = STAGES.index(stage)
+        bar.progress((k + frac) / len(STAGES), text=f"{STAGE_LABELS[stage]} {detail}")
+
+    with friendly_errors():
+        process_video(store, src, sample, embed, row["name"], on_progress)
+        _load_embedded.clear()
+        st.rerun()
+    st.stop()
+
+
+def selected_value(event: Any, selection: str, field: str) -> Any:
+    """The `field` of the first point in chart selection `selection` (None when empty)."""
+    try:
+        points = event.selection[selection]
+    except (AttributeError, KeyError, TypeError):
+        return None
+    if isinstance(points, list) and points and isinstance(points[0], Mapping):
+        return points[0].get(field)
+    if isinstance(points, Mapping):  # {"field": [values]} form
+        vals = points.get(field)
+        return vals[0] if isinstance(vals, list) and vals else vals
+    return None

@@ -1,0 +1,208 @@
+"""Seams: the successor-distance timeline, its threshold, the segments and their keyframes.
+
+Every control re-runs seam detection at once from the cached embeddings (no re-embedding);
+the URL holds the video and the settings, so the link reopens this exact view.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from summarizer import app_support as ui
+from summarizer.export import time_label, video_stem
+from summarizer.seams import MODES, SeamSettings
+from summarizer.segments import segment_video
+
+ui.page_setup("Seams", ":material/timeline:")
+store = ui.get_store()
+embed = ui.sidebar_embedder()
+sample = ui.sample_settings()
+row = ui.pick_video(store)
+d = SeamSettings()
+
+# ---------------------------------------------------------------- settings (sidebar, URL)
+with st.sidebar:
+    st.subheader("Seam settings")
+    mode = st.radio(
+        "Threshold",
+        MODES,
+        **ui.bound("seam_mode", "mode", lambda qp: ui.qp_choice(qp, "mode", MODES, d.threshold)),
+        horizontal=True,
+        help="fixed: one value. dynamic: rolling mean + k x std. robust: rolling median + k x MAD.",
+    )
+    if mode == "fixed":
+        st.slider(
+            "Fixed threshold",
+            0.0,
+            2.0,
+            step=0.01,
+            **ui.bound("seam_fixed", "thr", lambda qp: ui.qp_float(qp, "thr", d.fixed, 0.0, 2.0)),
+        )
+    else:
+        st.slider(
+            "k (deviations above the rolling centre)",
+            0.0,
+            10.0,
+            step=0.25,
+            **ui.bound("seam_k", "k", lambda qp: ui.qp_float(qp, "k", d.k, 0.0, 10.0)),
+            help="Higher k: fewer, stronger seams.",
+        )
+        st.slider(
+            "Window (s)",
+            2.0,
+            300.0,
+            step=1.0,
+            **ui.bound(
+                "seam_window", "win", lambda qp: ui.qp_float(qp, "win", d.window_s, 2.0, 300.0)
+            ),
+        )
+    st.slider(
+        "Segment length, min to max (s)",
+        0.0,
+        600.0,
+        step=0.5,
+        **ui.bound(
+            "seam_minmax",
+            ("min", "max"),
+            lambda qp: (
+                ui.qp_float(qp, "min", d.min_segment_s or 0.0, 0.0, 600.0),
+                ui.qp_float(qp, "max", d.max_segment_s or 600.0, 0.5, 600.0),
+            ),
+        ),
+        help="Shorter segments merge into their closest neighbour; longer ones split at their "
+        "largest internal change. Max at 600 means no limit.",
+    )
+    with st.expander("Advanced"):
+        st.checkbox(
+            "KNN surveyor",
+            **ui.bound("seam_surveyor", "sv", lambda qp: ui.qp_bool(qp, "sv", d.surveyor)),
+            help="Adapt the threshold window by window from the neighbourhood of the successor "
+            "distances.",
+            disabled=mode == "fixed",
+        )
+
+min_s, max_s = ui.kept("seam_minmax", (d.min_segment_s, d.max_segment_s))
+settings = SeamSettings(
+    threshold=mode,
+    fixed=ui.kept("seam_fixed", d.fixed),
+    k=ui.kept("seam_k", d.k),
+    window_s=ui.kept("seam_window", d.window_s),
+    min_segment_s=min_s,
+    max_segment_s=None if max_s >= 600 else max(max_s, min_s, 0.5),
+    surveyor=bool(ui.kept("seam_surveyor", d.surveyor)) and mode != "fixed",
+)
+ui.sync_query(
+    {
+        "video": row["sha256"],
+        "emb": embed.embedder,
+        "mode": mode,
+        "k": ui.fmt_num(settings.k) if mode != "fixed" else None,
+        "win": ui.fmt_num(settings.window_s) if mode != "fixed" else None,
+        "thr": ui.fmt_num(settings.fixed) if mode == "fixed" else None,
+        "min": ui.fmt_num(min_s),
+        "max": ui.fmt_num(max_s),
+        "sv": "1" if settings.surveyor else None,
+    }
+)
+
+# ---------------------------------------------------------------- result
+st.title(f"Seams · {row['name']}")
+ev = ui.load_embedded_cached(store, row["sha256"], sample, embed)
+if ev is None:
+    ui.embed_here(store, row, sample, embed)
+
+with ui.friendly_errors():
+    seg = segment_video(ev, settings)
+    n_seg = len(seg.segments)
+    c = st.columns(5)
+    c[0].metric("Duration", ui.fmt_duration(ev.ref.probe.duration_s))
+    c[1].metric("Frames embedded", f"{len(ev.times_s):,}")
+    c[2].metric("Seams detected", len(seg.seams_s))
+    c[3].metric("Segments", n_seg)
+    c[4].metric("Keyframes", len(seg.keyframe_indices))
+
+    chart_col, frame_col = st.columns([4, 1], gap="medium")
+    with chart_col:
+        event = st.altair_chart(
+            ui.seams_chart(seg, ev.thumbnails),
+            width="stretch",
+            on_select="rerun",
+            selection_mode="frame",
+            key="seam_chart",
+        )
+        st.caption(
+            "Blue: distance between consecutive frames. Orange dashes: the threshold. Red lines: "
+            "detected seams. Shaded bands: the final segments. Hover for the frame, click to pin "
+            "it, drag or scroll to pan and zoom."
+        )
+    with frame_col:
+        picked = ui.selected_value(event, "frame", "frame")
+        if picked is None and len(seg.seams_s):
+            picked = int(min(len(ev.times_s) - 1, seg.segments[min(1, n_seg - 1)].first))
+        if picked is not None:
+            img = ui.frames_at(ev, [picked])[0]
+            st.image(img, caption=f"frame at {time_label(ev.times_s[picked])}", width="stretch")
+            st.caption("Click a point of the curve to show its frame here.")
+
+    st.subheader("Segments and keyframes")
+    per_page = 12
+    pages = max(1, -(-n_seg // per_page))
+    first = 0
+    if pages > 1:
+        page = st.number_input(f"Page (of {pages})", 1, pages, 1, key="seg_page")
+        first = (int(page) - 1) * per_page
+    shown = seg.segments[first : first + per_page]
+    wanted = [k for s in shown for k in s.keyframes]
+    images = dict(zip(wanted, ui.frames_at(ev, wanted), strict=True))
+    for s in shown:
+        with st.container(border=True):
+            info, *cols = st.columns([1.1, 1, 1, 1, 1], vertical_alignment="center")
+            info.markdown(
+                f"**Segment {s.index + 1}**  \n{time_label(s.start_s)} - {time_label(s.end_s)}  \n"
+                f"{s.duration_s:.1f} s · {s.n_frames} frames"
+            )
+            for col, k, t in zip(cols, s.keyframes, s.keyframe_times_s, strict=False):
+                col.image(images[k], caption=time_label(t), width="stretch")
+
+    st.subheader("Downloads")
+    stem = video_stem(row["name"])
+    d1, d2, d3, d4 = st.columns(4)
+
+    def deferred(what: str):
+        return lambda: ui.segment_downloads(ev, seg, sample, embed, what)
+
+    d1.download_button(
+        "Keyframes (ZIP)",
+        deferred("keyframes"),
+        f"{stem}-keyframes.zip",
+        "application/zip",
+        on_click="ignore",
+        icon=":material/photo_library:",
+    )
+    d2.download_button(
+        "Segments (JSON)",
+        deferred("json"),
+        f"{stem}-segments.json",
+        "application/json",
+        on_click="ignore",
+        icon=":material/data_object:",
+    )
+    d3.download_button(
+        "Segments (CSV)",
+        deferred("csv"),
+        f"{stem}-segments.csv",
+        "text/csv",
+        on_click="ignore",
+        icon=":material/table:",
+    )
+    has_source = ui.source_file(store, row["sha256"]) is not None and ev.ref.kind == "video"
+    d4.download_button(
+        "Clips (ZIP of MP4)",
+        deferred("clips"),
+        f"{stem}-clips.zip",
+        "application/zip",
+        on_click="ignore",
+        icon=":material/movie:",
+        disabled=not has_source,
+        help=None if has_source else "The video file is not kept on this server.",
+    )
