@@ -86,9 +86,12 @@ def expected_frames(probe: Probe, sample: SampleSettings) -> int:
     source = min(int(round(span * fps)), int(probe.frame_count) or 1 << 62)
     if sample.fps is None:
         return int(math.ceil(source / sample.every_n))
-    if sample.fps >= fps:
+    if sample.fps >= fps or source == 0:
         return source
-    return max(1 if span > 0 else 0, int(math.ceil(span * sample.fps)))
+    # Targets start_s + k / fps up to the last frame's time, each taking the nearest frame
+    # (what `summarizer.video.select_indices` does).
+    last = span - 1.0 / fps
+    return min(source, int(math.floor(max(last, 0.0) * sample.fps + 0.5)) + 1)
 
 
 # ---------------------------------------------------------------------------- keys
@@ -184,7 +187,7 @@ class Prefetch:
 
 class Thumbnailer:
     """Resizes frame batches to one thumbnail size per video (short side `short_side`,
-    never upscaled), antialiased."""
+    never upscaled), antialiased (PIL bilinear)."""
 
     def __init__(self, short_side: int) -> None:
         self.short_side = short_side
@@ -207,16 +210,15 @@ class Thumbnailer:
         th, tw = self.size
         if (h, w) == (th, tw):
             return np.ascontiguousarray(images, dtype=np.uint8)
-        import torch
-        import torch.nn.functional as F
+        from PIL import Image
 
-        with torch.inference_mode():
-            x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float()
-            y = F.interpolate(
-                x, size=(th, tw), mode="bilinear", antialias=True, align_corners=False
-            )
-            y = y.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
-        return y.numpy()
+        # PIL's bilinear resize filters over the whole footprint (antialiased) and ran ~7x
+        # faster per frame than torch's antialiased interpolate on this CPU.
+        out = np.empty((n, th, tw, 3), dtype=np.uint8)
+        for i in range(n):
+            img = Image.fromarray(np.ascontiguousarray(images[i], dtype=np.uint8))
+            out[i] = np.asarray(img.resize((tw, th), Image.BILINEAR))
+        return out
 
 
 # ---------------------------------------------------------------------------- embedding

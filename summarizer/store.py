@@ -233,6 +233,7 @@ class ResultWriter:
         gdir = store._group_path(key.group)
         gdir.mkdir(parents=True, exist_ok=True)
         self.tmp = Path(tempfile.mkdtemp(dir=gdir, prefix=f".tmp-{key.dirname}-"))
+        os.chmod(self.tmp, 0o755)  # mkdtemp makes it owner-only; entries are ordinary folders
         self._appenders: dict[str, _NpyAppender] = {}
         self._names: set[str] = set()
         self.done = False
