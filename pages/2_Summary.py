@@ -1,5 +1,237 @@
-"""Placeholder while the page is written."""
+"""Summary: a few keyframes that stand for the whole video (KMeans over frame embeddings).
 
+Before clustering, a dedup buffer and a gate (blur or CLIP prompts) can remove frames.
+Everything runs from the cached embeddings; the URL holds the settings.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
 import streamlit as st
 
-st.title("Coming soon")
+from summarizer import app_support as ui
+from summarizer.dedup import BUFFERS, DedupSettings
+from summarizer.export import time_label, video_stem
+from summarizer.gates import GATES, GateSettings
+from summarizer.select import SummarySettings
+
+ui.page_setup("Summary", ":material/grid_view:")
+store = ui.get_store()
+embed = ui.sidebar_embedder()
+sample = ui.sample_settings()
+row = ui.pick_video(store)
+d = SummarySettings()
+K_MODES = ("auto", "fixed", "budget")
+K_LABELS = {"auto": "automatic (silhouette)", "fixed": "fixed k", "budget": "per minute"}
+
+with st.sidebar:
+    st.subheader("Summary settings")
+    k_mode = st.radio(
+        "Number of keyframes",
+        K_MODES,
+        format_func=K_LABELS.get,
+        **ui.bound(
+            "sum_kmode",
+            "k",
+            lambda qp: (
+                "fixed"
+                if str(ui.qp_get(qp, "k", "auto")).isdigit()
+                else ui.qp_choice(qp, "k", K_MODES, "auto")
+            ),
+        ),
+    )
+    if k_mode == "fixed":
+        st.slider("k", 1, 48, **ui.bound("sum_k", "k", lambda qp: ui.qp_int(qp, "k", 8, 1, 48)))
+    elif k_mode == "budget":
+        st.slider(
+            "Keyframes per minute",
+            0.5,
+            30.0,
+            step=0.5,
+            **ui.bound("sum_pm", "pm", lambda qp: ui.qp_float(qp, "pm", d.per_minute, 0.5, 30.0)),
+        )
+    st.slider(
+        "Drop near-duplicate picks above similarity",
+        0.5,
+        1.0,
+        step=0.01,
+        help="A pick whose cosine similarity to an earlier pick is higher is dropped (1: off).",
+        **ui.bound("sum_sim", "sim", lambda qp: ui.qp_float(qp, "sim", d.max_similarity, 0.5, 1.0)),
+    )
+    st.checkbox(
+        "Skip flat, dark, bright and blurred frames",
+        **ui.bound("sum_info", "info", lambda qp: ui.qp_bool(qp, "info", d.drop_uninformative)),
+    )
+    st.subheader("Before clustering")
+    st.selectbox(
+        "Dedup buffer",
+        BUFFERS,
+        help="hash: perceptual-hash ring buffer. grid: per-cell hashes. entropy / gzip: keep "
+        "the most detailed frames of each window. passthrough: keep everything.",
+        **ui.bound(
+            "sum_dedup", "dedup", lambda qp: ui.qp_choice(qp, "dedup", BUFFERS, "passthrough")
+        ),
+    )
+    gate = st.selectbox(
+        "Gate",
+        GATES,
+        help="blur: drop blurred frames. clip: keep frames that match a positive prompt and no "
+        "negative one. pass: keep everything.",
+        **ui.bound("sum_gate", "gate", lambda qp: ui.qp_choice(qp, "gate", GATES, "pass")),
+    )
+    if gate == "blur":
+        st.slider(
+            "Sharpness threshold (Laplacian variance)",
+            0.0,
+            1000.0,
+            step=5.0,
+            **ui.bound("sum_blur", "blur", lambda qp: ui.qp_float(qp, "blur", 100.0, 0.0, 1000.0)),
+        )
+    elif gate == "clip":
+        st.text_input(
+            "Positive prompts (comma separated)",
+            placeholder="a person, a landscape",
+            **ui.bound("sum_pos", "pos", lambda qp: str(ui.qp_get(qp, "pos", "") or "")),
+        )
+        st.text_input(
+            "Negative prompts (comma separated)",
+            placeholder="a black screen, text",
+            **ui.bound("sum_neg", "neg", lambda qp: str(ui.qp_get(qp, "neg", "") or "")),
+        )
+        st.slider(
+            "Positive margin",
+            -1.0,
+            1.0,
+            step=0.01,
+            **ui.bound("sum_pmg", "pmg", lambda qp: ui.qp_float(qp, "pmg", 0.2, -1.0, 1.0)),
+        )
+        st.slider(
+            "Negative margin",
+            -1.0,
+            1.0,
+            step=0.01,
+            **ui.bound("sum_nmg", "nmg", lambda qp: ui.qp_float(qp, "nmg", 0.3, -1.0, 1.0)),
+        )
+
+k_value = {"auto": "auto", "budget": "budget", "fixed": int(ui.kept("sum_k", 8))}[k_mode]
+positive = [p.strip() for p in str(ui.kept("sum_pos", "")).split(",") if p.strip()]
+negative = [p.strip() for p in str(ui.kept("sum_neg", "")).split(",") if p.strip()]
+ui.sync_query(
+    {
+        "video": row["sha256"],
+        "emb": embed.embedder,
+        "k": k_value,
+        "pm": ui.fmt_num(ui.kept("sum_pm", d.per_minute)) if k_mode == "budget" else None,
+        "sim": ui.fmt_num(ui.kept("sum_sim", d.max_similarity)),
+        "info": "1" if ui.kept("sum_info", True) else "0",
+        "dedup": ui.kept("sum_dedup", "passthrough"),
+        "gate": gate,
+        "blur": ui.fmt_num(ui.kept("sum_blur", 100.0)) if gate == "blur" else None,
+        "pos": ", ".join(positive) if gate == "clip" else None,
+        "neg": ", ".join(negative) if gate == "clip" else None,
+        "pmg": ui.fmt_num(ui.kept("sum_pmg", 0.2)) if gate == "clip" else None,
+        "nmg": ui.fmt_num(ui.kept("sum_nmg", 0.3)) if gate == "clip" else None,
+    }
+)
+
+st.title(f"Summary · {row['name']}")
+ev = ui.load_embedded_cached(store, row["sha256"], sample, embed)
+if ev is None:
+    ui.embed_here(store, row, sample, embed)
+
+with ui.friendly_errors():
+    settings = SummarySettings(
+        k=k_value,
+        per_minute=ui.kept("sum_pm", d.per_minute),
+        max_similarity=ui.kept("sum_sim", d.max_similarity),
+        drop_uninformative=bool(ui.kept("sum_info", True)),
+    )
+    dedup_settings = DedupSettings(buffer=ui.kept("sum_dedup", "passthrough"))
+    if gate == "clip" and not (positive or negative):
+        st.info("Type at least one positive or negative prompt for the CLIP gate.")
+        gate_settings = GateSettings()
+    elif gate == "clip" and ui.clip_problem():
+        st.warning(f"The CLIP gate needs the CLIP model: {ui.clip_problem()}")
+        gate_settings = GateSettings()
+    else:
+        gate_settings = GateSettings(
+            gate=gate,
+            blur_threshold=ui.kept("sum_blur", 100.0) if gate == "blur" else None,
+            positive=tuple(positive),
+            negative=tuple(negative),
+            positive_margin=ui.kept("sum_pmg", 0.2),
+            negative_margin=ui.kept("sum_nmg", 0.3),
+        )
+    with st.spinner("Clustering frames..."):
+        fs = ui.cached_summary(
+            row["sha256"], ev.model_id, settings, dedup_settings, gate_settings, ev
+        )
+    summary = fs.summary
+    c = st.columns(4)
+    c[0].metric("Keyframes", len(fs.picks))
+    c[1].metric("k (clusters)", summary.k, help=f"mode: {summary.mode}")
+    c[2].metric("Frames clustered", f"{len(fs.kept):,} of {len(ev.times_s):,}")
+    c[3].metric("Near-duplicate picks dropped", summary.merged)
+    removed = {**fs.dropped, **{f"set aside: {k}": v for k, v in summary.set_aside.items() if v}}
+    if removed:
+        st.caption("Not clustered: " + ", ".join(f"{k} {v}" for k, v in removed.items()))
+    for note in summary.notes:
+        st.caption(note)
+
+    cols_n = 4
+    images = ui.frames_at(ev, fs.picks)
+    for start in range(0, len(fs.picks), cols_n):
+        cols = st.columns(cols_n)
+        for col, j in zip(cols, range(start, min(start + cols_n, len(fs.picks))), strict=False):
+            pick = summary.picks[j]
+            col.image(
+                images[j],
+                caption=f"{time_label(pick.time_s)} · stands for {pick.cluster_size} frames",
+                width="stretch",
+            )
+
+    if summary.silhouette:
+        with st.expander("How k was chosen"):
+            sil = pd.DataFrame(
+                {"k": list(summary.silhouette), "silhouette": list(summary.silhouette.values())}
+            )
+            st.altair_chart(
+                alt.Chart(sil)
+                .mark_line(point=True)
+                .encode(x="k:Q", y=alt.Y("silhouette:Q", title="silhouette score"))
+                .properties(height=200),
+                width="stretch",
+            )
+
+    st.subheader("Downloads")
+    stem = video_stem(row["name"])
+    d1, d2, d3 = st.columns(3)
+
+    def deferred(what: str):
+        return lambda: ui.summary_downloads(ev, fs, what)
+
+    d1.download_button(
+        "Keyframes (ZIP)",
+        deferred("zip"),
+        f"{stem}-summary.zip",
+        "application/zip",
+        on_click="ignore",
+        icon=":material/photo_library:",
+    )
+    d2.download_button(
+        "Summary (JSON)",
+        deferred("json"),
+        f"{stem}-summary.json",
+        "application/json",
+        on_click="ignore",
+        icon=":material/data_object:",
+    )
+    d3.download_button(
+        "Summary (CSV)",
+        deferred("csv"),
+        f"{stem}-summary.csv",
+        "text/csv",
+        on_click="ignore",
+        icon=":material/table:",
+    )
