@@ -50,14 +50,23 @@ class SampleSettings:
     time_regex: str | None = None
 
     def __post_init__(self) -> None:
-        _check(self.fps is None or (math.isfinite(self.fps) and self.fps > 0), f"fps must be > 0, got {self.fps}")
+        _check(
+            self.fps is None or (math.isfinite(self.fps) and self.fps > 0),
+            f"fps must be > 0, got {self.fps}",
+        )
         _check(self.every_n >= 1, f"every_n must be >= 1, got {self.every_n}")
-        _check(math.isfinite(self.start_s) and self.start_s >= 0, f"start_s must be >= 0, got {self.start_s}")
+        _check(
+            math.isfinite(self.start_s) and self.start_s >= 0,
+            f"start_s must be >= 0, got {self.start_s}",
+        )
         _check(
             self.end_s is None or self.end_s > self.start_s,
             f"end_s ({self.end_s}) must be after start_s ({self.start_s})",
         )
-        _check(16 <= self.short_side <= 4096, f"short_side must be in [16, 4096], got {self.short_side}")
+        _check(
+            16 <= self.short_side <= 4096,
+            f"short_side must be in [16, 4096], got {self.short_side}",
+        )
         _check(
             16 <= self.thumb_short_side <= 1024,
             f"thumb_short_side must be in [16, 1024], got {self.thumb_short_side}",
@@ -84,7 +93,10 @@ class EmbedSettings:
     batch_size: int = 64
 
     def __post_init__(self) -> None:
-        _check(self.embedder in ("clip", "pixels"), f"embedder must be clip or pixels, got {self.embedder!r}")
+        _check(
+            self.embedder in ("clip", "pixels"),
+            f"embedder must be clip or pixels, got {self.embedder!r}",
+        )
         _check(
             self.precision in ("auto", "fp32", "bf16", "fp16"),
             f"precision must be auto, fp32, bf16 or fp16, got {self.precision!r}",
@@ -145,7 +157,9 @@ def load_config(path: str | Path | None) -> dict[str, Any]:
     try:
         data = yaml.safe_load(p.read_text()) or {}
     except yaml.YAMLError as exc:
-        raise SettingsError(f"config file {p} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        raise SettingsError(
+            f"config file {p} is not valid YAML: {str(exc).splitlines()[0]}"
+        ) from None
     if not isinstance(data, dict):
         raise SettingsError(f"config file {p} must hold a mapping of sections")
     return data

@@ -36,12 +36,22 @@ def add_config(p: argparse.ArgumentParser) -> None:
 
 def add_sample(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("sampling")
-    g.add_argument("--fps", type=float, default=None, help="frames per second to sample (default 2)")
-    g.add_argument("--every-n", type=int, default=None, help="take every n-th frame instead of --fps")
-    g.add_argument("--keyframes-only", action="store_true", default=None, help="only codec key frames")
-    g.add_argument("--start", type=float, default=None, dest="start_s", help="start time in seconds")
+    g.add_argument(
+        "--fps", type=float, default=None, help="frames per second to sample (default 2)"
+    )
+    g.add_argument(
+        "--every-n", type=int, default=None, help="take every n-th frame instead of --fps"
+    )
+    g.add_argument(
+        "--keyframes-only", action="store_true", default=None, help="only codec key frames"
+    )
+    g.add_argument(
+        "--start", type=float, default=None, dest="start_s", help="start time in seconds"
+    )
     g.add_argument("--end", type=float, default=None, dest="end_s", help="end time in seconds")
-    g.add_argument("--time-regex", default=None, help="image folders: regex whose group 1 is the time (s)")
+    g.add_argument(
+        "--time-regex", default=None, help="image folders: regex whose group 1 is the time (s)"
+    )
 
 
 def add_embed(p: argparse.ArgumentParser) -> None:
