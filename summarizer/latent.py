@@ -40,6 +40,7 @@ NaN or infinite features raise `InputError`; nonsense settings `SettingsError`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -360,10 +361,8 @@ def _seed_everything(seed: int) -> None:
         if keras.backend.backend() == "tensorflow":
             import tensorflow as tf
 
-            try:
+            with contextlib.suppress(Exception):  # older TF: best effort
                 tf.config.experimental.enable_op_determinism()
-            except Exception:  # noqa: BLE001 - older TF: best effort
-                pass
         return
     random.seed(seed)
     np.random.seed(seed)
