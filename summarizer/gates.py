@@ -55,7 +55,9 @@ class GateSettings:
     gate: pass | blur | clip.
     blur_method: laplacian | fft; blur_threshold: keep frames measuring at least this
         (None: 100 for laplacian, 1.0 % for fft); fft_cutoff: cycles/pixel above which
-        energy counts as high-frequency (0.5 is Nyquist).
+        energy counts as high-frequency (0.5 is Nyquist); measure_side: frames larger than
+        this (short side) are shrunk to it before measuring, so one threshold fits every
+        resolution (both measures grow as a frame shrinks).
     positive / negative: prompt texts of the clip gate.
     positive_margin / negative_margin: cosine similarities (see the module text).
     batch_size: frames embedded at once by the clip gate.
@@ -65,6 +67,7 @@ class GateSettings:
     blur_method: str = "laplacian"
     blur_threshold: float | None = None
     fft_cutoff: float = 0.15
+    measure_side: int = 224
     positive: tuple[str, ...] = ()
     negative: tuple[str, ...] = ()
     positive_margin: float = 0.2
@@ -83,6 +86,10 @@ class GateSettings:
             f"blur_threshold must be >= 0, got {self.blur_threshold}",
         )
         _check(0 < self.fft_cutoff < 0.5, f"fft_cutoff must be in (0, 0.5), got {self.fft_cutoff}")
+        _check(
+            16 <= self.measure_side <= 4096,
+            f"measure_side must be in [16, 4096], got {self.measure_side}",
+        )
         object.__setattr__(self, "positive", _prompts(self.positive, "positive"))
         object.__setattr__(self, "negative", _prompts(self.negative, "negative"))
         for name in ("positive_margin", "negative_margin"):
@@ -168,12 +175,30 @@ class Gate:
         return GateResult(np.ones(n, dtype=bool), np.zeros(n), ("pass",) * n)
 
 
+def shrink(images: np.ndarray, short_side: int) -> np.ndarray:
+    """Frames with a short side above `short_side` resized down to it (antialiased)."""
+    images = np.asarray(images)
+    if len(images) == 0 or min(images.shape[1:3]) <= short_side:
+        return images
+    from PIL import Image
+
+    h, w = images.shape[1:3]
+    scale = short_side / min(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.stack(
+        [
+            np.asarray(Image.fromarray(im).resize(size, Image.BILINEAR, reducing_gap=2.0))
+            for im in images
+        ]
+    )
+
+
 class BlurGate(Gate):
     name = "blur"
 
     def __call__(self, images: np.ndarray) -> GateResult:
         s = self.settings
-        score = blur_scores(images, s.blur_method, s.fft_cutoff)
+        score = blur_scores(shrink(images, s.measure_side), s.blur_method, s.fft_cutoff)
         keep = score >= s.threshold
         unit = "%" if s.blur_method == "fft" else ""
         reasons = tuple(

@@ -65,6 +65,16 @@ def test_high_frequency_share_of_flat_and_noise():
     assert high_frequency_share(np.zeros((0, 8, 8, 3), np.uint8)).shape == (0,)
 
 
+def test_large_frames_are_measured_at_the_same_scale():
+    from sklearn.datasets import load_sample_image
+
+    big = load_sample_image("china.jpg")  # 640 x 427
+    gate = BlurGate(GateSettings(gate="blur"))
+    small_score, big_score = gate(photo()[None]).score[0], gate(big[None]).score[0]
+    assert big_score == pytest.approx(small_score, rel=0.2)
+    assert gate(np.stack([big, blurred(big, 4.0)])).keep.tolist() == [True, False]
+
+
 def test_threshold_default_and_override():
     assert GateSettings(gate="blur").threshold == 100.0
     assert GateSettings(gate="blur", blur_method="fft").threshold == 1.0
@@ -202,6 +212,7 @@ def test_prompts_from_yaml_lists_become_tuples():
         {"blur_method": "sobel"},
         {"blur_threshold": -1},
         {"fft_cutoff": 0.7},
+        {"measure_side": 8},
         {"positive_margin": 2},
         {"negative_margin": "x"},
         {"positive": [1, 2]},
