@@ -1,0 +1,44 @@
+"""The library front door: one call from a video file to seams, segments and a summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from summarizer import Settings, SettingsError, summarize
+from summarizer.evaluate import score_seams
+from summarizer.store import Store
+from summarizer.synth import Shot, make_video
+
+
+@pytest.fixture(scope="module")
+def cut_video(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[float]]:
+    path = tmp_path_factory.mktemp("api") / "cuts.mp4"
+    shots = [Shot("static", 4, 3), Shot("pan", 5, 8), Shot("motion", 4, 13), Shot("zoom", 4, 21)]
+    return path, make_video(path, shots, fps=10, size=(160, 120))
+
+
+def test_summarize_finds_the_cuts_and_caches(cut_video, tmp_path):
+    path, cuts = cut_video
+    settings = Settings.from_dict({"embed": {"embedder": "pixels"}})
+    store = Store(tmp_path / "store")
+    first = summarize(path, settings, store=store)
+    assert not first.embedded.cache_hit
+    score = score_seams(first.segmentation.seams_s, cuts, tolerance_s=0.5)
+    assert score.f1 == 1.0, (first.segmentation.seams_s, cuts)
+    assert 2 <= len(first.summary.picks) <= 8
+    assert all(2 <= len(s.keyframes) <= 4 for s in first.segmentation.segments)
+    again = summarize(path, settings, store=store)
+    assert again.embedded.cache_hit
+    assert again.to_dict()["seams_s"] == first.to_dict()["seams_s"]
+
+
+def test_settings_from_yaml_refuses_unknown_keys(tmp_path):
+    cfg = tmp_path / "atlas.yaml"
+    cfg.write_text("seams:\n  window_s: 20\nsample:\n  fps: 4\n")
+    s = Settings.from_yaml(cfg)
+    assert s.seams.window_s == 20 and s.sample.fps == 4
+    cfg.write_text("seams:\n  windows: 20\n")
+    with pytest.raises(SettingsError, match="windows"):
+        Settings.from_yaml(cfg)
