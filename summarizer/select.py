@@ -129,7 +129,9 @@ class Pick:
     score: float
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        d["time_s"] = round(self.time_s, 6)
+        return d
 
 
 @dataclass(frozen=True)
