@@ -21,6 +21,7 @@ each file name; unreadable images are skipped with a warning and counted in `Dec
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 import subprocess
 import warnings
@@ -101,13 +102,15 @@ def select_indices(
     times: np.ndarray,
     settings: SampleSettings,
     key_indices: Sequence[int] | None = None,
+    duration: float | None = None,
 ) -> np.ndarray:
     """Which frames to take, given each frame's start time (sorted, seconds from 0).
 
-    Candidates are the frames in [start_s, end_s) (only key frames with keyframes_only).
-    With a target fps, each target time start_s + k / fps picks the candidate whose
-    timestamp is nearest (duplicates dropped: a source slower than the target gives each
-    frame once). Without fps, every `every_n`-th candidate.
+    Candidates are the frames starting in [start_s, end_s) (only key frames with
+    keyframes_only). With a target fps, each target time start_s + k / fps before the end
+    (end_s, or `duration`: when the last frame ends) picks the candidate whose timestamp is
+    nearest; duplicates are dropped, so a source slower than the target gives each frame
+    once. Without fps, every `every_n`-th candidate.
     """
     times = np.asarray(times, dtype=np.float64)
     n = len(times)
@@ -127,10 +130,13 @@ def select_indices(
     if settings.fps is None:
         return cand[:: settings.every_n].astype(np.int64)
     ct = times[cand]
+    if duration is None:  # the last frame lasts as long as a typical frame
+        step = float(np.median(np.diff(times))) if n > 1 else 0.0
+        duration = times[-1] + max(step, eps)
+    stop = min(end, max(duration, ct[-1] + eps))
     t0 = settings.start_s
-    t_last = ct[-1]
-    count = int(np.floor((t_last - t0) * settings.fps + 0.5 + eps)) + 1
-    targets = t0 + np.arange(max(count, 1), dtype=np.float64) / settings.fps
+    count = max(1, int(np.ceil((stop - t0) * settings.fps - eps)))
+    targets = t0 + np.arange(count, dtype=np.float64) / settings.fps
     pos = np.searchsorted(ct, targets)
     left = np.clip(pos - 1, 0, len(ct) - 1)
     right = np.clip(pos, 0, len(ct) - 1)
@@ -240,8 +246,19 @@ class _VideoIndex:
     keys: tuple[int, ...]
 
 
-def _index(path: Path, reader=None) -> tuple[_VideoIndex, object]:
-    vr = reader if reader is not None else _open_reader(path)
+def _index(path: Path) -> _VideoIndex:
+    """The frame index of a video (times, key frames, size), cached per file version."""
+    st = path.stat()
+    return _index_cached(str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _index_cached(path: str, size: int, mtime_ns: int) -> _VideoIndex:
+    return _build_index(Path(path))
+
+
+def _build_index(path: Path) -> _VideoIndex:
+    vr = _open_reader(path)
     try:
         n = len(vr)
         if n <= 0:
@@ -268,7 +285,8 @@ def _index(path: Path, reader=None) -> tuple[_VideoIndex, object]:
             end = starts[-1] + (starts[-1] / max(n - 1, 1))
     fps = n / end if end > 0 else (avg or 25.0)
     h, w = first.shape[:2]
-    return _VideoIndex(starts, float(end), float(fps), int(w), int(h), keys), vr
+    starts.setflags(write=False)
+    return _VideoIndex(starts, float(end), float(fps), int(w), int(h), keys)
 
 
 def is_image_folder(path: str | Path) -> bool:
@@ -286,7 +304,7 @@ def probe(path: str | Path, *, settings: SampleSettings | None = None) -> Probe:
     p = _check_path(path)
     if p.is_dir():
         return _folder_probe(p, settings or SampleSettings())
-    idx, _ = _index(p)
+    idx = _index(p)
     return Probe(
         fps=idx.fps,
         frame_count=len(idx.times),
@@ -296,57 +314,78 @@ def probe(path: str | Path, *, settings: SampleSettings | None = None) -> Probe:
     )
 
 
-def _decode_plan(indices: np.ndarray, keys: Sequence[int]) -> Iterator[tuple[str, int, int]]:
-    """Turn sorted wanted indices into ("seek", idx, 0) / ("skip", n, 0) / ("take", idx, 0)."""
-    pos = 0  # index of the frame `next()` would return
-    keys = sorted(keys)
-    for target in indices:
-        target = int(target)
-        if target < pos:  # duplicate index: cannot happen after np.unique
-            continue
-        # The key frame at or before the target; seek when it is far ahead of us.
-        k = bisect.bisect_right(keys, target) - 1
-        key = keys[k] if k >= 0 else 0
-        if key > pos and key - pos > _SEEK_COST_FRAMES:
-            yield ("seek", target, 0)
-        elif target > pos:
-            yield ("skip", target - pos, 0)
-        yield ("take", target, 0)
-        pos = target + 1
+class _Cursor:
+    """Moves a decord reader forward to wanted frames: skips (decodes without converting)
+    between them, and seeks only when a key frame lies far enough ahead to pay off."""
+
+    def __init__(self, vr, keys: Sequence[int]):
+        self.vr = vr
+        self.keys = sorted(keys)
+        self.pos = 0  # index of the frame `next()` returns (a fresh reader is at 0)
+
+    def goto(self, target: int) -> None:
+        k = bisect.bisect_right(self.keys, target) - 1
+        key = self.keys[k] if k >= 0 else 0
+        if key > self.pos and key - self.pos > _SEEK_COST_FRAMES:
+            self.vr.seek_accurate(target)
+        elif target > self.pos:
+            self.vr.skip_frames(target - self.pos)
+        self.pos = target
+
+    def take(self) -> np.ndarray:
+        frame = self.vr.next().asnumpy()
+        self.pos += 1
+        return frame
 
 
 def _read(
-    path: Path, vr, index: _VideoIndex, wanted: np.ndarray, batch: int
+    path: Path,
+    vr,
+    index: _VideoIndex,
+    wanted: np.ndarray,
+    batch: int,
+    check_tail: bool = False,
 ) -> Iterator[FrameBatch]:
-    """Decode `wanted` (sorted unique) frames in batches, skipping between them."""
-    vr.seek(0)
+    """Decode `wanted` (sorted unique) frames in batches of at most `batch`.
+
+    `check_tail`: also decode the last frame of the video (cheap after a sequential pass), so
+    a file cut short after its index (a truncated "faststart" mp4) is an error, not a
+    silently shorter video.
+    """
     images: list[np.ndarray] = []
     idxs: list[int] = []
-    current = 0
+    n = len(index.times)
+    cur = _Cursor(vr, index.keys)
     try:
-        for op, arg, _ in _decode_plan(wanted, index.keys):
-            if op == "seek":
-                current = arg
-                vr.seek_accurate(arg)
-            elif op == "skip":
-                current += arg
-                vr.skip_frames(arg)
-            else:
-                current = arg
-                images.append(vr.next().asnumpy())
-                idxs.append(arg)
-                if len(images) >= batch:
-                    yield _batch(index, idxs, images)
-                    images, idxs = [], []
+        for target in wanted:
+            target = int(target)
+            if target < cur.pos:
+                continue
+            cur.goto(target)
+            images.append(cur.take())
+            idxs.append(target)
+            if len(images) >= batch:
+                yield _batch(index, idxs, images)
+                images, idxs = [], []
+        if check_tail and cur.pos < n:
+            cur.goto(n - 1)
+            cur.take()
     except StopIteration:
-        pass  # the container promised more frames than it holds: keep what we have
+        if n - cur.pos > 2:  # the index promised frames that are not there
+            raise _truncated(path, index, cur.pos, None) from None
+    except InputError:
+        raise
     except Exception as exc:
-        t = index.times[min(current, len(index.times) - 1)]
-        raise InputError(
-            f"{path.name} is truncated or corrupt: decoding failed near frame {current} ({t:.2f} s)"
-        ) from exc
+        raise _truncated(path, index, cur.pos, exc) from exc
     if images:
         yield _batch(index, idxs, images)
+
+
+def _truncated(path: Path, index: _VideoIndex, frame: int, exc: BaseException | None):
+    t = index.times[min(frame, len(index.times) - 1)]
+    return InputError(
+        f"{path.name} is truncated or corrupt: decoding failed near frame {frame} ({t:.2f} s)"
+    )
 
 
 def _batch(index: _VideoIndex, idxs: list[int], images: list[np.ndarray]) -> FrameBatch:
@@ -364,8 +403,8 @@ def iter_frames(
     if p.is_dir():
         yield from _iter_folder(p, settings, stats)
         return
-    index, vr = _index(p)
-    wanted = select_indices(index.times, settings, index.keys)
+    index = _index(p)
+    wanted = select_indices(index.times, settings, index.keys, index.end_s)
     if len(wanted) == 0:
         raise InputError(
             f"{p.name}: no frames in the range {settings.start_s:g}-"
@@ -373,10 +412,9 @@ def iter_frames(
             f"(the video lasts {index.end_s:.2f} s)"
         )
     w, h = target_size(index.width, index.height, settings.short_side)
-    if (w, h) != (index.width, index.height):
-        del vr
-        vr = _open_reader(p, width=w, height=h)
-    for b in _read(p, vr, index, wanted, settings.batch_frames):
+    vr = _open_reader(p, *((w, h) if (w, h) != (index.width, index.height) else (-1, -1)))
+    tail = settings.end_s is None
+    for b in _read(p, vr, index, wanted, settings.batch_frames, check_tail=tail):
         if stats is not None:
             stats.frames += len(b)
         yield b
@@ -399,19 +437,17 @@ def read_frames(
     ask = np.asarray(indices, dtype=np.int64).reshape(-1)
     if p.is_dir():
         return _folder_read(p, ask, short_side, settings or SampleSettings())
-    index, vr = _index(p)
+    index = _index(p)
     n = len(index.times)
     if len(ask) and (ask.min() < 0 or ask.max() >= n):
         raise InputError(f"{p.name}: frame index out of range 0..{n - 1}")
     uniq = np.unique(ask)
     w, h = target_size(index.width, index.height, short_side)
-    if (w, h) != (index.width, index.height):
-        del vr
-        vr = _open_reader(p, width=w, height=h)
     if len(uniq) == 0:
         return FrameBatch(
             np.zeros(0, np.float64), np.zeros(0, np.int64), np.zeros((0, h, w, 3), np.uint8)
         )
+    vr = _open_reader(p, *((w, h) if (w, h) != (index.width, index.height) else (-1, -1)))
     got = list(_read(p, vr, index, uniq, max(len(uniq), 1)))
     b = got[0]
     pos = np.searchsorted(b.indices, ask)
@@ -467,43 +503,46 @@ def _folder(folder: Path, settings: SampleSettings) -> _Folder:
     return _Folder(files_sorted, t, float(rate), tuple(skipped))
 
 
-def _folder_probe(folder: Path, settings: SampleSettings) -> Probe:
-    info = _folder(folder, settings)
-    size = None
-    for f in info.files:
-        try:
-            from PIL import Image
-
-            with Image.open(f) as im:
-                size = im.size
-            break
-        except Exception:
-            continue
-    if size is None:
-        raise InputError(f"no readable image in {folder}")
-    n = len(info.files)
-    duration = float(info.times[-1] - info.times[0]) + 1.0 / info.fps
-    return Probe(fps=info.fps, frame_count=n, duration_s=duration, width=size[0], height=size[1])
-
-
-def _load_image(path: Path, size: tuple[int, int] | None, short_side: int | None) -> np.ndarray:
-    """Read one image as RGB uint8; resize to cover `size` and centre-crop, or to short side."""
-    from PIL import Image, ImageOps
+def _image_size(path: Path) -> tuple[int, int]:
+    """(width, height) as displayed (EXIF rotation applied), from the header only."""
+    from PIL import Image
 
     with Image.open(path) as im:
-        if size is not None:
-            im.draft("RGB", (max(size[0], 1), max(size[1], 1)))  # JPEG: scale while decoding
-        elif short_side is not None:
-            w0, h0 = im.size
-            im.draft("RGB", target_size(w0, h0, short_side))
-        im = ImageOps.exif_transpose(im) if hasattr(ImageOps, "exif_transpose") else im
+        w, h = im.size
+        try:
+            orientation = im.getexif().get(274, 1)
+        except Exception:
+            orientation = 1
+    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+
+
+def _folder_size(folder: Path, files: Sequence[Path]) -> tuple[int, int]:
+    """The frame size of an image folder: that of its first readable image."""
+    for f in files:
+        try:
+            return _image_size(f)
+        except Exception:
+            continue
+    raise InputError(f"no readable image in {folder}")
+
+
+def _folder_probe(folder: Path, settings: SampleSettings) -> Probe:
+    info = _folder(folder, settings)
+    w, h = _folder_size(folder, info.files)
+    n = len(info.files)
+    duration = float(info.times[-1] - info.times[0]) + 1.0 / info.fps
+    return Probe(fps=info.fps, frame_count=n, duration_s=duration, width=w, height=h)
+
+
+def _load_image(path: Path, size: tuple[int, int]) -> np.ndarray:
+    """One image as RGB uint8 (h, w, 3) for `size` = (w, h): scaled to cover it, centre-cropped."""
+    from PIL import Image, ImageOps
+
+    tw, th = size
+    with Image.open(path) as im:
+        im.draft("RGB", (tw, th))  # JPEG: scale down while decoding
+        im = ImageOps.exif_transpose(im)
         im = im.convert("RGB")
-        if size is None:
-            tw, th = target_size(im.width, im.height, short_side)
-            if (tw, th) != im.size:
-                im = im.resize((tw, th), Image.BILINEAR, reducing_gap=2.0)
-            return np.asarray(im, dtype=np.uint8)
-        tw, th = size
         if im.size != (tw, th):
             scale = max(tw / im.width, th / im.height)
             rw, rh = max(tw, round(im.width * scale)), max(th, round(im.height * scale))
@@ -537,14 +576,14 @@ def _iter_folder(
         sel = select_indices(info.times, settings)
     if len(sel) == 0:
         raise InputError(f"{folder}: no images in the time range asked for")
-    size: tuple[int, int] | None = None
+    size = target_size(*_folder_size(folder, info.files), settings.short_side)
     images: list[np.ndarray] = []
     idxs: list[int] = []
     produced = 0
     for i in sel:
         f = info.files[int(i)]
         try:
-            img = _load_image(f, size, settings.short_side)
+            img = _load_image(f, size)
         except Exception as exc:
             warnings.warn(
                 f"{f.name}: unreadable image, skipped ({exc})", UnreadableImageWarning, stacklevel=2
@@ -553,8 +592,6 @@ def _iter_folder(
                 stats.skipped += 1
                 stats.skipped_files.append(f.name)
             continue
-        if size is None:
-            size = (img.shape[1], img.shape[0])
         images.append(img)
         idxs.append(int(i))
         if len(images) >= settings.batch_frames:
@@ -586,15 +623,12 @@ def _folder_read(
     files = info.files
     if len(ask) and (ask.min() < 0 or ask.max() >= len(files)):
         raise InputError(f"{folder.name}: image index out of range 0..{len(files) - 1}")
-    size = None
+    w, h = target_size(*_folder_size(folder, files), short_side)
     imgs = []
     for i in ask:
         try:
-            img = _load_image(files[int(i)], size, short_side)
+            imgs.append(_load_image(files[int(i)], (w, h)))
         except Exception as exc:
             raise InputError(f"{files[int(i)].name}: unreadable image ({exc})") from None
-        if size is None:
-            size = (img.shape[1], img.shape[0])
-        imgs.append(img)
-    images = np.stack(imgs) if imgs else np.zeros((0, 1, 1, 3), np.uint8)
+    images = np.stack(imgs) if imgs else np.zeros((0, h, w, 3), np.uint8)
     return FrameBatch(times_s=info.times[ask].astype(np.float64), indices=ask.copy(), images=images)
