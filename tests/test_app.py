@@ -1,0 +1,319 @@
+"""The Streamlit app through `streamlit.testing.v1.AppTest`: every page, a processed sample
+video, a shared link, bad uploads. The store lives in a temp dir (``ATLAS_HOME``) and the
+model-free pixels embedder is used (no CLIP weights here)."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from summarizer import app_support as ui  # noqa: E402
+from summarizer.errors import InputError  # noqa: E402
+from summarizer.store import Store  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+TIMEOUT = 180
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    """A store with the sample video processed through the Home page's button."""
+    root = tmp_path_factory.mktemp("atlas-home")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ATLAS_HOME", str(root))
+    mp.setenv("ATLAS_OFFLINE", "1")
+    at = _app({"emb": "pixels"})
+    sample = next(b for b in at.button if b.label == "Try the sample video")
+    sample.click().run(timeout=TIMEOUT)
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert any("sample-four-scenes.mp4" in s.value for s in at.success)
+    yield root
+    mp.undo()
+
+
+@pytest.fixture
+def env(home, monkeypatch) -> Path:
+    monkeypatch.setenv("ATLAS_HOME", str(home))
+    monkeypatch.setenv("ATLAS_OFFLINE", "1")
+    return home
+
+
+@pytest.fixture
+def empty_store(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("ATLAS_HOME", str(tmp_path / "store"))
+    monkeypatch.setenv("ATLAS_OFFLINE", "1")
+    return tmp_path / "store"
+
+
+def _app(params: dict | None = None, page: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params = dict(params or {})
+    at.run()
+    if page:
+        at.switch_page(page)
+        at.query_params = dict(params or {})
+        at.run()
+    return at
+
+
+def _sha(root: Path) -> str:
+    return Store(root).videos()[0]["sha256"]
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+# --------------------------------------------------------------------------- Home
+
+
+def test_home_shows_pitch_upload_and_sample(empty_store):
+    at = _app({"emb": "pixels"})
+    assert not at.exception
+    assert at.title[0].value == "keyframe-atlas"
+    up = at.file_uploader[0]
+    assert up.accept_multiple_files
+    assert {".mp4", ".mov", ".mkv", ".webm"} <= set(up.allowed_type)
+    captions = " ".join(c.value for c in at.caption)
+    assert "Accepted types: mp4" in captions and "2,048 MB per file" in captions
+    labels = [b.label for b in at.button]
+    assert "Try the sample video" in labels and "Process" in labels
+    assert any("No videos yet" in i.value for i in at.info)
+    assert at.selectbox(key="emb").value == "pixels"
+
+
+def test_home_library_lists_processed_video(env):
+    at = _app({"emb": "pixels"})
+    assert not at.exception
+    df = at.dataframe[0].value
+    assert list(df["name"]) == ["sample-four-scenes.mp4"]
+    assert df["duration"][0] == "0:21"
+    assert "embed: pixels" in df["computed"][0]
+    assert str(df["thumbnail"][0]).startswith("data:image/jpeg;base64,")
+    assert f"video={_sha(env)}" in df["seams"][0]
+
+
+def test_bad_upload_shows_error_and_leaves_nothing(empty_store):
+    at = _app({"emb": "pixels"})
+    at.file_uploader[0].set_value(
+        [
+            ("broken.mp4", b"this is not a video at all", "video/mp4"),
+            ("empty.mov", b"", "video/quicktime"),
+        ]
+    )
+    at.run()
+    process = next(b for b in at.button if b.label.startswith("Process"))
+    assert process.label == "Process 2 files"
+    process.click().run()
+    assert not at.exception  # a friendly message, never a traceback
+    errors = [e.value for e in at.error]
+    assert len(errors) == 2, errors
+    assert "broken.mp4" in errors[0] and "Traceback" not in errors[0]
+    assert "empty.mov" in errors[1] and "empty" in errors[1]
+    assert Store(empty_store).videos() == []
+    assert [p for p in empty_store.iterdir() if p.is_dir() and not p.name.startswith(".")] == []
+    assert list((empty_store / ".uploads").iterdir()) == []
+
+
+def test_upload_of_a_real_video_through_the_widget(empty_store, tmp_path):
+    from summarizer.synth import Shot, make_video
+
+    path = tmp_path / "two scenes.mp4"
+    make_video(path, [Shot("static", 3.0, seed=1), Shot("static", 3.0, seed=2)], size=(96, 64))
+    at = _app({"emb": "pixels"})
+    at.file_uploader[0].set_value(("two scenes.mp4", path.read_bytes(), "video/mp4"))
+    at.run()
+    next(b for b in at.button if b.label.startswith("Process")).click().run()
+    assert not at.exception and not at.error
+    assert any("two scenes.mp4" in s.value and "segments" in s.value for s in at.success)
+    row = Store(empty_store).videos()[0]
+    assert row["name"] == "two scenes.mp4"
+    kept = ui.source_file(Store(empty_store), row["sha256"])
+    assert kept is not None and kept.read_bytes() == path.read_bytes()
+
+
+def test_save_upload_refuses_bad_files(tmp_path):
+    store = Store(tmp_path / "s")
+    with pytest.raises(InputError, match="not a video file"):
+        ui.save_upload(store, "photo.jpg", b"\xff\xd8")
+    with pytest.raises(InputError, match="empty"):
+        ui.save_upload(store, "empty.mp4", b"")
+    with pytest.raises(InputError, match="too large"):
+        ui.save_upload(store, "big.mp4", b"x" * 3000, max_bytes=1000)
+    assert not list((tmp_path / "s" / ".uploads").iterdir())
+    saved = ui.save_upload(store, "a.mp4", io.BytesIO(b"abc"))
+    again = ui.save_upload(store, "renamed.mov", b"abc")
+    assert again.sha256 == saved.sha256 and again.path == saved.path
+
+
+# --------------------------------------------------------------------------- Seams
+
+
+def test_seams_page_shows_timeline_segments_and_downloads(env):
+    at = _app({"emb": "pixels"}, page="pages/1_Seams.py")
+    assert not at.exception, at.exception
+    m = _metrics(at)
+    assert m["Duration"] == "0:21" and int(m["Segments"]) >= 2
+    assert len(at.get("vega_lite_chart")) == 1
+    assert len(at.get("image")) >= int(m["Keyframes"])
+    labels = [b.label for b in at.get("download_button")]
+    assert labels == ["Keyframes (ZIP)", "Segments (JSON)", "Segments (CSV)", "Clips (ZIP of MP4)"]
+    assert ui.qp_get(at.query_params, "video") == _sha(env)
+    assert at.radio(key="seam_mode").value == "dynamic"
+    assert at.slider(key="seam_k").value == 3.0
+    assert at.slider(key="seam_window").value == 30.0
+    assert at.slider(key="seam_minmax").value == (2.0, 15.0)
+
+
+def test_seam_settings_rerun_from_cached_embeddings(env):
+    store = Store(env)
+    sha = _sha(env)
+    at = _app({"emb": "pixels"}, page="pages/1_Seams.py")
+    computed = [r for r in store.runs(sha, "embed") if not r["cache_hit"]]
+    at.slider(key="seam_k").set_value(1.0).run()
+    assert not at.exception
+    low_k = int(_metrics(at)["Seams detected"])
+    at.slider(key="seam_k").set_value(8.0).run()
+    high_k = int(_metrics(at)["Seams detected"])
+    assert low_k > high_k
+    at.radio(key="seam_mode").set_value("fixed").run()
+    at.slider(key="seam_fixed").set_value(2.0).run()
+    assert _metrics(at)["Seams detected"] == "0"
+    qp = at.query_params
+    assert "thr" in qp and "k" not in qp
+    # no new embedding was computed for any of that
+    assert [r for r in store.runs(sha, "embed") if not r["cache_hit"]] == computed
+
+
+def test_share_link_reopens_the_same_seams(env):
+    sha = _sha(env)
+    params = {
+        "video": sha,
+        "emb": "pixels",
+        "mode": "dynamic",
+        "k": "1.5",
+        "win": "20",
+        "min": "1",
+        "max": "15",
+    }
+    first = _app(params, page="pages/1_Seams.py")
+    assert first.slider(key="seam_k").value == 1.5
+    assert first.slider(key="seam_window").value == 20.0
+    other = _app(params, page="pages/1_Seams.py")  # a teammate's fresh session
+    assert _metrics(other) == _metrics(first)
+    assert other.selectbox(key="video").value == sha
+
+
+def test_link_to_unknown_video_warns(env):
+    at = _app({"video": "f" * 64, "emb": "pixels"}, page="pages/1_Seams.py")
+    assert not at.exception
+    assert any("not in this server's library" in w.value for w in at.warning)
+
+
+def test_seams_page_with_empty_library_points_home(empty_store):
+    at = _app({"emb": "pixels"}, page="pages/1_Seams.py")
+    assert not at.exception
+    assert any("library is empty" in i.value for i in at.info)
+
+
+def test_seams_downloads_have_the_cli_layout(env):
+    from summarizer.pipeline import load_embedded
+    from summarizer.segments import segment_video
+
+    store = Store(env)
+    ev = load_embedded(store, _sha(env), ui.sample_settings(), _pixels())
+    seg = segment_video(ev)
+    doc = json.loads(ui.segment_downloads(ev, seg, ui.sample_settings(), _pixels(), "json"))
+    assert len(doc["segments"]) == len(seg.segments) and "seams_s" in doc
+    assert ui.segment_downloads(ev, seg, ui.sample_settings(), _pixels(), "csv").startswith(
+        b"segment,"
+    )
+    z = zipfile.ZipFile(
+        io.BytesIO(ui.segment_downloads(ev, seg, ui.sample_settings(), _pixels(), "keyframes"))
+    )
+    jpgs = [n for n in z.namelist() if n.endswith(".jpg")]
+    assert len(jpgs) == len(seg.keyframe_indices) and "keyframes.png" in z.namelist()
+    z = zipfile.ZipFile(
+        io.BytesIO(ui.segment_downloads(ev, seg, ui.sample_settings(), _pixels(), "clips"))
+    )
+    assert len([n for n in z.namelist() if n.endswith(".mp4")]) == len(seg.segments)
+
+
+def _pixels():
+    from summarizer.settings import EmbedSettings
+
+    return EmbedSettings(embedder="pixels")
+
+
+# --------------------------------------------------------------------------- Summary
+
+
+def test_summary_page_shows_keyframes(env):
+    at = _app({"emb": "pixels"}, page="pages/2_Summary.py")
+    assert not at.exception, at.exception
+    m = _metrics(at)
+    n = int(m["Keyframes"])
+    assert n >= 2
+    assert len(at.get("image")) >= 1
+    at.radio(key="sum_kmode").set_value("fixed").run()
+    at.slider(key="sum_k").set_value(3).run()
+    assert _metrics(at)["Keyframes"] == "3"
+    assert ui.qp_get(at.query_params, "k") == "3"
+    at.selectbox(key="sum_dedup").set_value("hash").run()
+    at.selectbox(key="sum_gate").set_value("blur").run()
+    assert not at.exception
+    assert any("Not clustered" in c.value for c in at.caption)
+    labels = [b.label for b in at.get("download_button")]
+    assert labels == ["Keyframes (ZIP)", "Summary (JSON)", "Summary (CSV)"]
+
+
+def test_summary_clip_gate_without_model_is_explained(env):
+    at = _app({"emb": "pixels", "gate": "clip", "pos": "a bicycle"}, page="pages/2_Summary.py")
+    assert not at.exception
+    if ui.clip_problem():
+        assert any("needs the CLIP model" in w.value for w in at.warning)
+    assert int(_metrics(at)["Keyframes"]) >= 1
+
+
+def test_summary_download_zip(env):
+    from summarizer.pipeline import load_embedded
+    from summarizer.select import SummarySettings
+
+    ev = load_embedded(Store(env), _sha(env), ui.sample_settings(), _pixels())
+    fs = ui.summarize_filtered(ev, SummarySettings(k=4))
+    z = zipfile.ZipFile(io.BytesIO(ui.summary_downloads(ev, fs, "zip")))
+    assert len([n for n in z.namelist() if n.endswith(".jpg")]) == len(fs.picks)
+    doc = json.loads(z.read("summary.json"))
+    assert [p["index"] for p in doc["picks"]] == [int(p) for p in fs.picks]
+    big = np.asarray(Image.open(z.open(z.namelist()[0])))
+    assert big.shape[0] == 270  # full resolution of the sample (480x270), not the thumbnail
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def test_query_param_parsing_clamps_and_defaults():
+    qp = {"k": "12", "win": "abc", "mode": "nonsense", "sv": "1", "v": ["a", "b"], "list": "a,,b"}
+    assert ui.qp_float(qp, "k", 3.0, 0.0, 10.0) == 10.0
+    assert ui.qp_float(qp, "win", 30.0, 2.0, 300.0) == 30.0
+    assert ui.qp_choice(qp, "mode", ("fixed", "dynamic"), "dynamic") == "dynamic"
+    assert ui.qp_bool(qp, "sv", False) is True
+    assert ui.qp_get(qp, "v") == "b"
+    assert ui.qp_list(qp, "list") == ["a", "b"]
+
+
+def test_image_data_url_is_small_jpeg():
+    img = np.zeros((128, 228, 3), np.uint8)
+    url = ui.image_data_url(img, width=100)
+    assert url.startswith("data:image/jpeg;base64,") and len(url) < 4000
