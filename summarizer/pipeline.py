@@ -88,10 +88,9 @@ def expected_frames(probe: Probe, sample: SampleSettings) -> int:
         return int(math.ceil(source / sample.every_n))
     if sample.fps >= fps or source == 0:
         return source
-    # Targets start_s + k / fps up to the last frame's time, each taking the nearest frame
-    # (what `summarizer.video.select_indices` does).
-    last = span - 1.0 / fps
-    return min(source, int(math.floor(max(last, 0.0) * sample.fps + 0.5)) + 1)
+    # Targets start_s + k / fps before the end, each taking the nearest frame (what
+    # `summarizer.video.select_indices` does).
+    return min(source, max(1, int(math.ceil(span * sample.fps - 1e-6))))
 
 
 # ---------------------------------------------------------------------------- keys
@@ -323,6 +322,8 @@ def _compute_embedding(
             dim = vecs.shape[1]
             if progress is not None:
                 progress(done, max(total, done))
+        if progress is not None and done and done != max(total, done):
+            progress(done, done)  # the estimate was high: end the bar at 100 %
         if done == 0:
             raise InputError(
                 f"{ref.name}: no frames were sampled (check --start/--end and --fps against "

@@ -67,6 +67,7 @@ def test_embed_miss_then_hit(clip, store):
     assert isinstance(ev.thumbnails, np.memmap) or not ev.thumbnails.flags.writeable
     assert calls and calls[-1] == (n, n) and [d for d, _ in calls] == sorted(d for d, _ in calls)
     assert ev.model_id == "pixels-v1"
+    assert abs(pipeline.expected_frames(ref.probe, SAMPLE) - n) <= 1  # progress bar total
 
     again = embed_video(ref, SAMPLE, PIXELS, store)
     assert again.cache_hit
@@ -277,16 +278,19 @@ def test_thumbnailer_keeps_one_size():
 # ---------------------------------------------------------------------------- CLIP
 
 
-@pytest.mark.slow
 def test_random_weights_clip_checkpoint(clip, store, tmp_path):
-    from summarizer.embed import save_random_checkpoint
+    """The real open_clip code path with random weights loaded from a local checkpoint."""
+    from summarizer.embed import TINY_MODEL, save_random_checkpoint
 
-    ckpt = save_random_checkpoint(tmp_path / "random-vit.pt", "ViT-B-32")
-    settings = EmbedSettings(embedder="clip", model="ViT-B-32", pretrained=str(ckpt))
+    ckpt = save_random_checkpoint(TINY_MODEL, tmp_path / "random-tiny.pt")
+    settings = EmbedSettings(embedder="clip", model=TINY_MODEL, pretrained=str(ckpt))
+    sample = SampleSettings(fps=2.0, batch_frames=3)  # several batches through the queue
     ref = open_video(clip, store)
-    ev = embed_video(ref, SampleSettings(fps=2.0), settings, store)
-    assert ev.embeddings.shape[1] == 512 and not ev.cache_hit
-    assert ev.model_id == settings.model_id and "random-vit.pt" in ev.model_id
+    ev = embed_video(ref, sample, settings, store)
+    assert ev.embeddings.shape == (len(ev.times_s), 64) and not ev.cache_hit
+    assert ev.model_id == settings.model_id and "random-tiny.pt" in ev.model_id
+    assert np.isfinite(ev.embeddings).all()
     np.testing.assert_allclose(np.linalg.norm(ev.embeddings, axis=1), 1.0, atol=1e-3)
-    assert embed_video(ref, SampleSettings(fps=2.0), settings, store).cache_hit
-    assert not embed_video(ref, SampleSettings(fps=2.0), PIXELS, store).cache_hit
+    assert embed_video(ref, sample, settings, store).cache_hit
+    assert not embed_video(ref, sample, PIXELS, store).cache_hit  # another model: another key
+    assert len(entries(store, ref.sha256)) == 2
