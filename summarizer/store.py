@@ -232,6 +232,7 @@ class ResultWriter:
         self.meta: dict[str, Any] = {}
         gdir = store._group_path(key.group)
         gdir.mkdir(parents=True, exist_ok=True)
+        store.sweep(key.group, own=key)
         self.tmp = Path(tempfile.mkdtemp(dir=gdir, prefix=f".tmp-{key.dirname}-"))
         os.chmod(self.tmp, 0o755)  # mkdtemp makes it owner-only; entries are ordinary folders
         self._appenders: dict[str, _NpyAppender] = {}
@@ -568,13 +569,15 @@ class Store:
 
     # ------------------------------------------------------------------ results
 
+    def _lock_path(self, group: str, dirname: str) -> Path:
+        return self.root / ".locks" / f"{sanitise(f'{group}-{dirname}', 200)}.lock"
+
     @contextlib.contextmanager
     def lock(self, key: ResultKey, timeout: float | None = None) -> Iterator[None]:
         """Hold the cross-process lock of one result key."""
         from filelock import FileLock, Timeout
 
-        name = sanitise(f"{key.group}-{key.dirname}", 200)
-        lk = FileLock(str(self.root / ".locks" / f"{name}.lock"))
+        lk = FileLock(str(self._lock_path(key.group, key.dirname)))
         try:
             lk.acquire(timeout=self.lock_timeout if timeout is None else timeout)
         except Timeout:
@@ -710,17 +713,45 @@ class Store:
         self.record_run(key, time.perf_counter() - t0, True, settings)
         return res, True
 
-    def clean_temp(self, max_age_s: float = 3600.0) -> int:
-        """Remove temp/trash folders older than `max_age_s` left by killed writers; count them."""
-        n = 0
+    def sweep(self, group: str | None = None, own: ResultKey | None = None) -> int:
+        """Remove temp folders left by killed writers (whose key lock nobody holds) and stale
+        trash; in one group, or in all. `own`: a key whose lock the caller holds. Returns the
+        number of folders removed."""
+        from filelock import FileLock, Timeout
+
+        groups = (
+            [self._group_path(group)]
+            if group is not None
+            else [g for g in self.root.iterdir() if g.is_dir() and not g.name.startswith(".")]
+        )
+        removed = 0
         now = time.time()
-        for gdir in self.root.iterdir():
-            if not gdir.is_dir() or gdir.name.startswith("."):
+        for gdir in groups:
+            if not gdir.is_dir():
                 continue
-            for d in gdir.glob(".t*-*"):
-                if d.is_dir() and (d.name.startswith(".tmp-") or d.name.startswith(".trash-")):
+            for d in gdir.iterdir():
+                name = d.name
+                if name.startswith(".trash-"):
                     with contextlib.suppress(OSError):
-                        if now - d.stat().st_mtime > max_age_s:
+                        if now - d.stat().st_mtime > 60:
                             shutil.rmtree(d, ignore_errors=True)
-                            n += 1
-        return n
+                            removed += 1
+                    continue
+                if not name.startswith(".tmp-") or len(name) < 15:
+                    continue
+                dirname = name[len(".tmp-") : -9]  # mkdtemp adds "-" + 8 random characters
+                if own is not None and gdir.name == own.group and dirname == own.dirname:
+                    shutil.rmtree(d, ignore_errors=True)  # ours: we hold its lock
+                    removed += 1
+                    continue
+                lk = FileLock(str(self._lock_path(gdir.name, dirname)))
+                try:
+                    lk.acquire(timeout=0)
+                except Timeout:
+                    continue  # a writer is at work on it
+                try:
+                    shutil.rmtree(d, ignore_errors=True)
+                    removed += 1
+                finally:
+                    lk.release()
+        return removed

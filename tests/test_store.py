@@ -334,3 +334,18 @@ def test_two_processes_compute_a_key_once(tmp_path):
     entries = [p for p in (root / SHA).iterdir()]
     assert [p.name for p in entries] == [store.key(SHA, "x", "h").dirname]
     assert leftovers(store) == []
+
+
+def test_sweep_removes_only_abandoned_temp_folders(tmp_path):
+    store = Store(tmp_path)
+    live, dead, own = (store.key(SHA, "x", h) for h in ("live", "dead", "own"))
+    gdir = store.group_dir(SHA)
+    for key in (live, dead, own):
+        (gdir / f".tmp-{key.dirname}-abcd1234").mkdir()  # as mkdtemp names them
+    with store.lock(live):  # a writer is still at work on `live`
+        worker = threading.Thread(target=lambda: store.save(own, {"a": np.arange(3)}))
+        worker.start()
+        worker.join()
+    names = sorted(p.name for p in gdir.iterdir())
+    assert names == [f".tmp-{live.dirname}-abcd1234", own.dirname]
+    assert store.sweep() == 1 and leftovers(store) == []
