@@ -1,5 +1,309 @@
-"""Placeholder while the page is written."""
+"""Latent map: every frame of a collection on one 2-D map, paths of videos through it,
+similar clips, and a printable poster made from it.
 
+The map of a set of videos + settings is trained once and kept in the store; the URL holds
+the videos and settings, so a link shows the same map at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
 import streamlit as st
 
-st.title("Coming soon")
+from summarizer import app_support as ui
+from summarizer.export import time_label
+from summarizer.latent import LatentSettings, map_videos
+from summarizer.paths import most_dissimilar, similar_clips
+from summarizer.poster import PosterSettings
+
+ui.page_setup("Latent map", ":material/scatter_plot:")
+store = ui.get_store()
+embed = ui.sidebar_embedder()
+sample = ui.sample_settings()
+rows = store.videos()
+if not rows:
+    st.title("Latent map")
+    st.info("The library is empty: upload a video or try the sample video on the Home page.")
+    st.page_link("app.py", label="Go to Home", icon=":material/home:")
+    st.stop()
+by_hash = {r["sha256"]: r for r in rows}
+d = LatentSettings()
+
+with st.sidebar:
+    st.subheader("Map settings")
+    chosen = st.multiselect(
+        "Videos on the map",
+        list(by_hash),
+        format_func=lambda h: ui.video_label(by_hash[h]),
+        **ui.bound(
+            "map_videos",
+            "videos",
+            lambda qp: [h for h in ui.qp_list(qp, "videos") if h in by_hash] or list(by_hash),
+        ),
+    )
+    st.slider(
+        "Most epochs",
+        5,
+        300,
+        help="Training stops earlier when the validation loss stops improving.",
+        **ui.bound("map_epochs", "epochs", lambda qp: ui.qp_int(qp, "epochs", d.epochs, 5, 300)),
+    )
+    st.number_input(
+        "Seed",
+        0,
+        10_000,
+        step=1,
+        **ui.bound("map_seed", "seed", lambda qp: ui.qp_int(qp, "seed", d.seed, 0, 10_000)),
+    )
+
+settings = LatentSettings(
+    epochs=int(ui.kept("map_epochs", d.epochs)), seed=int(ui.kept("map_seed", d.seed))
+)
+st.title("Latent map")
+if not chosen:
+    st.info("Choose at least one video in the sidebar.")
+    st.stop()
+
+videos, missing = ui.map_embedded(store, chosen, sample, embed)
+if missing:
+    names = ", ".join(by_hash[h]["name"] for h in missing)
+    st.warning(f"Not embedded with {ui.model_label(embed.model_id)} yet: {names}.")
+    if st.button("Embed them now", icon=":material/play_arrow:"):
+        bar = st.progress(0.0)
+        with ui.friendly_errors():
+            for i, h in enumerate(missing):
+                src = ui.source_file(store, h)
+                if src is None:
+                    st.error(f"{by_hash[h]['name']}: its file is not kept here; upload it again.")
+                    continue
+                ui.process_video(
+                    store,
+                    src,
+                    sample,
+                    embed,
+                    by_hash[h]["name"],
+                    lambda stage, f, detail, i=i, h=h: bar.progress(
+                        (i + f) / len(missing), text=f"{by_hash[h]['name']}: {stage} {detail}"
+                    ),
+                )
+            st.rerun()
+if not videos:
+    st.stop()
+
+POSTER_PARAMS = ("cx", "cy", "pw", "cols", "rows", "wcm", "hcm", "dpi")
+ui.sync_query(
+    {
+        **{k: ui.qp_get(st.query_params, k) for k in POSTER_PARAMS},  # kept until the poster runs
+        "emb": embed.embedder,
+        "videos": ",".join(chosen),
+        "epochs": settings.epochs,
+        "seed": settings.seed,
+        "path": ui.kept("map_path", None),
+    }
+)
+
+with ui.friendly_errors():
+    stored = ui.map_is_stored(store, videos, settings)
+    if not stored:
+        n = sum(len(v.times_s) for v in videos)
+        st.write(
+            f"{len(videos)} video{'s' if len(videos) != 1 else ''}, {n:,} frames. Training the map "
+            f"takes up to {settings.epochs} epochs; the result is kept for the next visit."
+        )
+        if not st.button("Train the map", type="primary", icon=":material/model_training:"):
+            st.stop()
+        bar = st.progress(0.0, text="preparing (PCA)")
+
+        def on_epoch(epoch: int, total: int, loss: float) -> None:
+            bar.progress(
+                min(epoch / max(total, 1), 1.0),
+                text=f"epoch {epoch} of at most {total}, loss {loss:.4f}",
+            )
+
+        lmap = map_videos(videos, settings, store, progress=on_epoch)
+        bar.empty()
+    else:
+        lmap = map_videos(videos, settings, store)
+
+    order = {h: i for i, h in enumerate(lmap.hashes)}
+    videos = sorted(videos, key=lambda v: order[v.ref.sha256])
+    thumbs = [v.thumbnails for v in videos]
+    nv = len(lmap.names)
+    info = f"{len(lmap.coords):,} frames of {nv} video{'s' if nv != 1 else ''} · {lmap.method}"
+    if lmap.method == "autoencoder":
+        info += f", {lmap.epochs_run} epochs"
+    info += " · loaded from the store" if lmap.cache_hit else f" · trained in {lmap.seconds:.1f} s"
+    st.caption(info)
+    if lmap.note:
+        st.info(lmap.note)
+
+    map_col, side_col = st.columns([3, 2], gap="large")
+    with side_col:
+        names = list(lmap.names)
+        path_choice = st.selectbox(
+            "Draw the path of",
+            ["(none)", *names],
+            **ui.bound(
+                "map_path",
+                "path",
+                lambda qp: ui.qp_choice(qp, "path", ["(none)", *names], "(none)"),
+                choices=["(none)", *names],
+            ),
+        )
+        path_video = names.index(path_choice) if path_choice in names else None
+
+        def num(key, param, default, lo, hi, kind=float):
+            return ui.bound(key, param, lambda qp: kind(ui.qp_float(qp, param, default, lo, hi)))
+
+        st.markdown("**Poster window**")
+        p1, p2, p3 = st.columns(3)
+        cx = p1.number_input(
+            "centre x", -1.0, 1.0, step=0.05, **num("poster_cx", "cx", 0.0, -1.0, 1.0)
+        )
+        cy = p2.number_input(
+            "centre y", -1.0, 1.0, step=0.05, **num("poster_cy", "cy", 0.0, -1.0, 1.0)
+        )
+        pw = p3.number_input("width", 0.05, 2.2, step=0.05, **num("poster_w", "pw", 2.0, 0.05, 2.2))
+        g1, g2 = st.columns(2)
+        cols = g1.number_input("columns", 1, 200, **num("poster_cols", "cols", 8, 1, 200, int))
+        rows_n = g2.number_input("rows", 1, 200, **num("poster_rows", "rows", 12, 1, 200, int))
+        s1, s2, s3 = st.columns(3)
+        w_cm = s1.number_input(
+            "width (cm)", 5.0, 500.0, step=5.0, **num("poster_wcm", "wcm", 60.0, 5.0, 500.0)
+        )
+        h_cm = s2.number_input(
+            "height (cm)", 5.0, 500.0, step=5.0, **num("poster_hcm", "hcm", 90.0, 5.0, 500.0)
+        )
+        dpi = s3.number_input(
+            "DPI", 10, 600, step=10, **num("poster_dpi", "dpi", 150, 10, 600, int)
+        )
+        repeats = st.checkbox("A frame may fill several cells", key="poster_repeats")
+        poster = PosterSettings(
+            cols=int(cols),
+            rows=int(rows_n),
+            center=(float(cx), float(cy)),
+            width=float(pw),
+            height=float(pw) * (float(h_cm) / float(w_cm)),
+            size_cm=(float(w_cm), float(h_cm)),
+            dpi=float(dpi),
+            allow_repeats=repeats,
+        )
+        ui.sync_query(
+            {
+                **ui.query_written(),
+                "cx": ui.fmt_num(cx),
+                "cy": ui.fmt_num(cy),
+                "pw": ui.fmt_num(pw),
+                "cols": cols,
+                "rows": rows_n,
+                "wcm": ui.fmt_num(w_cm),
+                "hcm": ui.fmt_num(h_cm),
+                "dpi": dpi,
+            }
+        )
+        full_w, full_h = poster.canvas_size()
+        st.caption(f"Print: {w_cm:g} x {h_cm:g} cm at {dpi} dpi = {full_w:,} x {full_h:,} px")
+
+    with map_col:
+        st.altair_chart(
+            ui.latent_chart(lmap, thumbs, path_video, poster.bounds),
+            width="stretch",
+        )
+        st.caption(
+            "Each dot is a frame, coloured by video. Hover for the frame, scroll to zoom, drag "
+            "to pan, double-click to reset. The dashed red box is the poster window."
+        )
+
+    with side_col:
+        with st.spinner("Rendering the preview..."):
+            preview_px = (600, max(16, int(600 * h_cm / w_cm)))
+            preview = dataclasses.replace(
+                poster, size_cm=None, size_px=preview_px, use_source=False
+            )
+            png, layout = ui.render_poster_bytes(videos, lmap, preview, "png")
+        st.image(png, caption="Preview (thumbnails)", width="stretch")
+        stem = "latent-map-poster"
+        b1, b2 = st.columns(2)
+        b1.download_button(
+            "Poster PNG",
+            lambda: ui.render_poster_bytes(videos, lmap, poster, "png")[0],
+            f"{stem}.png",
+            "image/png",
+            on_click="ignore",
+            icon=":material/image:",
+        )
+        b2.download_button(
+            "Poster PDF",
+            lambda: ui.render_poster_bytes(videos, lmap, poster, "pdf")[0],
+            f"{stem}.pdf",
+            "application/pdf",
+            on_click="ignore",
+            icon=":material/picture_as_pdf:",
+        )
+
+    st.subheader("Similar clips")
+    q1, q2 = st.columns([1, 2])
+    query = q1.selectbox("Like this video", names, key="sim_query")
+    qv = names.index(query)
+    qtimes = lmap.times_s[lmap.video_index == qv]
+    t_lo, t_hi = float(qtimes.min()), float(qtimes.max())
+    rng = q2.slider(
+        "Time range of the query (the whole video: compare whole videos)",
+        t_lo,
+        max(t_hi, t_lo + 0.1),
+        (t_lo, max(t_hi, t_lo + 0.1)),
+        key="sim_range",
+    )
+    whole = rng[0] <= t_lo + 1e-6 and rng[1] >= t_hi - 1e-6
+    if len(names) < 2 and whole:
+        st.caption("Add a second video to the map to compare whole videos, or narrow the range.")
+    else:
+        matches = similar_clips(
+            lmap.coords,
+            lmap.video_index,
+            lmap.times_s,
+            qv,
+            None if whole else rng[0],
+            None if whole else rng[1],
+            include_same_video=not whole,
+            top_k=8,
+        )
+        table = pd.DataFrame(
+            [
+                {
+                    "video": names[m.video],
+                    "from": time_label(m.start_s),
+                    "to": time_label(m.end_s),
+                    "distance": round(m.distance, 4),
+                    "frames": m.frames,
+                }
+                for m in matches
+            ]
+        )
+        if table.empty:
+            st.caption("No other clip to compare with.")
+        else:
+            st.dataframe(table, hide_index=True, width="stretch")
+            st.caption(
+                "Distance: symmetric mean nearest-point (chamfer) distance between the paths on "
+                "the map; smaller is more alike."
+            )
+    if len(names) >= 3:
+        outliers = most_dissimilar(lmap.coords, lmap.video_index, lmap.times_s)
+        st.markdown("**Least like the rest**")
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "video": names[o.video],
+                        "mean distance": round(o.mean_distance, 4),
+                        "nearest": names[o.nearest_video],
+                    }
+                    for o in outliers[:5]
+                ]
+            ),
+            hide_index=True,
+            width="stretch",
+        )

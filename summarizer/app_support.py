@@ -631,6 +631,13 @@ def kept(key: str, default: Any) -> Any:
     return st.session_state.get("_keep_" + key, default)
 
 
+def query_written() -> dict[str, str]:
+    """What this run last wrote to the URL (to add parameters to it)."""
+    import streamlit as st
+
+    return dict(st.session_state.get("_qp_written", {}))
+
+
 def sync_query(params: Mapping[str, Any]) -> None:
     """Make the URL hold exactly `params` (None values dropped), so the link reopens this view."""
     import streamlit as st
@@ -1017,3 +1024,141 @@ def summary_downloads(ev: Any, fs: FilteredSummary, what: str) -> bytes:
     grid.save(buf, format="PNG")
     files += [("summary.png", buf.getvalue()), ("summary.json", export.to_json(doc).encode())]
     return zip_bytes(files)
+
+
+# --------------------------------------------------------------------------- latent map
+
+
+def latent_frame(
+    lmap: Any, thumbnails: Sequence[np.ndarray], max_points: int = 6000, max_images: int = 600
+) -> Any:
+    """The map's points as a DataFrame for the scatter (a spread subsample when very large).
+
+    thumbnails: one array per video of the map (its frames in the map's row order).
+    """
+    import pandas as pd
+
+    from summarizer.export import time_label
+
+    n = len(lmap.coords)
+    rows = spread_indices(n, max_points) if n > max_points else np.arange(n)
+    vi = np.asarray(lmap.video_index)
+    local = np.zeros(n, dtype=np.int64)
+    for v in np.unique(vi):
+        sel = np.flatnonzero(vi == v)
+        local[sel] = np.arange(len(sel))
+    df = pd.DataFrame(
+        {
+            "row": rows,
+            "x": np.asarray(lmap.coords)[rows, 0],
+            "y": np.asarray(lmap.coords)[rows, 1],
+            "video": [lmap.names[int(vi[r])] for r in rows],
+            "time_s": np.asarray(lmap.times_s)[rows],
+            "time": [time_label(t) for t in np.asarray(lmap.times_s)[rows]],
+        }
+    )
+    images = [""] * len(df)
+    for j in spread_indices(len(df), max_images):
+        r = int(rows[j])
+        images[int(j)] = image_data_url(thumbnails[int(vi[r])][int(local[r])], width=140)
+    df["image"] = images
+    return df
+
+
+def latent_chart(
+    lmap: Any,
+    thumbnails: Sequence[np.ndarray],
+    path_video: int | None = None,
+    window: tuple[float, float, float, float] | None = None,
+    height: int = 560,
+) -> Any:
+    """Altair scatter of the map: colour by video, hover shows the frame and its time, wheel
+    to zoom and drag to pan; the path of `path_video` drawn over it; the poster `window`."""
+    import altair as alt
+    import pandas as pd
+
+    df = latent_frame(lmap, thumbnails)
+    scale = alt.Scale(domain=[-1.05, 1.05], nice=False)
+    x = alt.X("x:Q", scale=scale, title=None, axis=alt.Axis(grid=False, labels=False, ticks=False))
+    y = alt.Y("y:Q", scale=scale, title=None, axis=alt.Axis(grid=False, labels=False, ticks=False))
+    tooltip = [alt.Tooltip("video:N"), alt.Tooltip("time:N", title="time")]
+    if (df["image"] != "").any():
+        tooltip.insert(0, alt.Tooltip("image:N"))
+    size = 28 if len(df) < 2000 else 12
+    points = (
+        alt.Chart(df)
+        .mark_circle(size=size, opacity=0.75)
+        .encode(
+            x=x,
+            y=y,
+            color=alt.Color("video:N", legend=alt.Legend(orient="bottom", title=None, columns=3)),
+            tooltip=tooltip,
+        )
+        .interactive()
+    )
+    layers = [points]
+    if path_video is not None and 0 <= path_video < len(lmap.names):
+        sel = np.flatnonzero(np.asarray(lmap.video_index) == path_video)
+        order = sel[np.argsort(np.asarray(lmap.times_s)[sel], kind="stable")]
+        path = pd.DataFrame(
+            {
+                "x": np.asarray(lmap.coords)[order, 0],
+                "y": np.asarray(lmap.coords)[order, 1],
+                "time_s": np.asarray(lmap.times_s)[order],
+                "step": np.arange(len(order)),
+            }
+        )
+        layers.append(
+            alt.Chart(path)
+            .mark_line(color="#1c2333", strokeWidth=1.6, opacity=0.85)
+            .encode(x=x, y=y, order="step:Q")
+        )
+        ends = path.iloc[[0, -1]].assign(label=["start", "end"])
+        layers.append(
+            alt.Chart(ends)
+            .mark_point(shape="diamond", size=110, filled=True, color="#1c2333")
+            .encode(x=x, y=y, tooltip=["label:N"])
+        )
+    if window is not None:
+        x0, y0, x1, y1 = window
+        box = pd.DataFrame({"x0": [x0], "x1": [x1], "y0": [y0], "y1": [y1]})
+        layers.append(
+            alt.Chart(box)
+            .mark_rect(fill=None, stroke="#e03131", strokeWidth=2, strokeDash=[6, 3])
+            .encode(x="x0:Q", x2="x1:Q", y="y0:Q", y2="y1:Q")
+        )
+    return alt.layer(*layers).properties(height=height).configure_view(stroke=None)
+
+
+def map_embedded(
+    store: Any, hashes: Sequence[str], sample: Any, embed: Any
+) -> tuple[list[Any], list[str]]:
+    """(EmbeddedVideos found in the store, hashes that have no embedding with `embed`)."""
+    found, missing = [], []
+    for h in hashes:
+        ev = load_embedded_cached(store, h, sample, embed)
+        (found if ev is not None else missing).append(ev if ev is not None else h)
+    return found, missing
+
+
+def map_is_stored(store: Any, videos: Sequence[Any], settings: Any) -> bool:
+    """Whether the map of these videos with these settings is in the store (no training)."""
+    from summarizer.latent import latent_key
+
+    unique = {v.ref.sha256: v for v in reversed(list(videos))}  # the fit order: by hash
+    fit_order = [unique[h] for h in sorted(unique)]
+    return store.exists(latent_key(store, fit_order, settings))
+
+
+def render_poster_bytes(
+    videos: Sequence[Any], lmap: Any, settings: Any, fmt: str = "png"
+) -> tuple[bytes, dict]:
+    """Render the poster of a map into memory: (PNG or PDF bytes, layout dict)."""
+    import json
+
+    from summarizer.poster import PosterFrames, render_poster
+
+    frames = PosterFrames.from_embedded(list(videos), lmap.coords)
+    with tempfile.TemporaryDirectory(prefix="atlas-poster-") as tmp:
+        res = render_poster(frames, settings, Path(tmp) / f"poster.{fmt}")
+        return res.path.read_bytes(), json.loads(res.layout_path.read_text())
