@@ -45,7 +45,6 @@ import dataclasses
 import json
 import math
 import os
-import random
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -348,36 +347,52 @@ def backend_name() -> str:
     return _keras().backend.backend()
 
 
-def _seed_everything(seed: int) -> None:
-    """`keras.utils.set_random_seed`, minus importing TensorFlow into a torch process.
+@contextlib.contextmanager
+def _tensorflow_hidden():
+    """Keep Keras from importing TensorFlow into a process on another backend.
 
-    Keras' own function imports TensorFlow whenever it is installed (seconds and ~1 GB);
-    on the torch backend we seed what Keras uses there: Python, NumPy (fit's shuffling),
-    torch, and Keras' global seed generator.
+    Keras asks ``tf.available`` in `set_random_seed` and while serialising a model, which
+    imports TensorFlow whenever it is installed (seconds and hundreds of MB, for nothing: no
+    TensorFlow object can exist in a process that has not imported it). While TensorFlow is
+    not imported and the backend is not TensorFlow, Keras' lazy module says "unavailable"
+    inside this block, and is reset afterwards.
     """
     keras = _keras()
-    if keras.backend.backend() == "tensorflow" or "tensorflow" in sys.modules:
-        keras.utils.set_random_seed(seed)
-        if keras.backend.backend() == "tensorflow":
-            import tensorflow as tf
+    lazy = None
+    if keras.backend.backend() != "tensorflow" and "tensorflow" not in sys.modules:
+        try:
+            from keras.src.utils import module_utils
 
-            with contextlib.suppress(Exception):  # older TF: best effort
-                tf.config.experimental.enable_op_determinism()
+            lazy = module_utils.tensorflow
+        except Exception:  # noqa: BLE001 - another Keras layout: let it import TF
+            lazy = None
+    if lazy is None or getattr(lazy, "_available", None) is not None:
+        yield
         return
-    random.seed(seed)
-    np.random.seed(seed)
-    if keras.backend.backend() == "torch":
-        import torch
+    lazy._available = False
+    try:
+        yield
+    finally:
+        lazy._available = None
 
-        torch.manual_seed(seed)
-    try:  # what set_random_seed does to Keras' global state (private API: best effort)
-        from keras.src.backend.common import global_state
-        from keras.src.random import seed_generator
 
-        global_state.set_global_attribute("global_random_seed", seed)
-        global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, None)
-    except Exception:  # noqa: BLE001
-        pass
+def _seed_everything(seed: int) -> None:
+    """`keras.utils.set_random_seed` (Python, NumPy, the backend, Keras' seed generator);
+    on TensorFlow also op determinism."""
+    keras = _keras()
+    with _tensorflow_hidden():
+        keras.utils.set_random_seed(seed)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        with contextlib.suppress(Exception):  # older TF: best effort
+            tf.config.experimental.enable_op_determinism()
+
+
+def save_keras(model: Any, path: str | Path) -> None:
+    """``model.save(path)`` without importing TensorFlow on other backends."""
+    with _tensorflow_hidden():
+        model.save(path)
 
 
 def build_autoencoder(d: int, seed: int = 0):
@@ -528,34 +543,76 @@ class LatentModel:
             return np.zeros((0, 2), np.float32)
         return self.stretch.apply(self.encode(features))
 
-    # -- persistence (no pickle: .keras + .npz with allow_pickle=False + JSON)
-    def save(self, folder: str | Path) -> Path:
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        np.savez(
-            folder / ARRAYS_FILE,
-            pca_mean=self.pca.mean,
-            pca_components=self.pca.components,
-            pca_var=self.pca.explained_variance,
-            center=self.stretch.center,
-            rotation=self.stretch.rotation,
-            radius_knots=self.stretch.radius_knots,
-        )
+    # -- persistence (no pickle: .keras + arrays loaded with allow_pickle=False + JSON)
+    def to_arrays_meta(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Everything but the Keras model, as arrays + JSON-able metadata."""
+        arrays = {
+            "pca_mean": np.asarray(self.pca.mean),
+            "pca_components": np.asarray(self.pca.components),
+            "pca_var": np.asarray(self.pca.explained_variance),
+            "center": np.asarray(self.stretch.center),
+            "rotation": np.asarray(self.stretch.rotation),
+            "radius_knots": np.asarray(self.stretch.radius_knots),
+        }
         meta = {
             "method": self.method,
-            "pca_scale": self.pca.scale,
-            "stretch_strength": self.stretch.strength,
+            "pca_scale": float(self.pca.scale),
+            "stretch_strength": float(self.stretch.strength),
             "shape": self.stretch.shape,
             "settings": dataclasses.asdict(self.settings),
             "info": self.info,
         }
+        return arrays, meta
+
+    @classmethod
+    def from_arrays_meta(
+        cls, arrays: dict[str, np.ndarray], meta: dict[str, Any], model_file: Path | None
+    ) -> LatentModel:
+        """Inverse of `to_arrays_meta`; loads the Keras model from `model_file` if needed."""
+        try:
+            pca = PCA(
+                mean=np.asarray(arrays["pca_mean"]),
+                components=np.asarray(arrays["pca_components"]),
+                scale=float(meta["pca_scale"]),
+                explained_variance=np.asarray(arrays["pca_var"]),
+            )
+            stretch = Stretch(
+                center=np.asarray(arrays["center"]),
+                rotation=np.asarray(arrays["rotation"]),
+                radius_knots=np.asarray(arrays["radius_knots"]),
+                strength=float(meta["stretch_strength"]),
+                shape=str(meta["shape"]),
+            )
+            settings = LatentSettings(**meta["settings"])
+            method = str(meta["method"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"latent model data is incomplete: {exc}") from None
+        ae = None
+        if method == "autoencoder":
+            if model_file is None or not Path(model_file).is_file():
+                raise InputError(f"latent model file missing: {model_file}")
+            keras = _keras()
+            try:
+                with _tensorflow_hidden():
+                    ae = keras.saving.load_model(model_file, compile=False)
+            except Exception as exc:  # noqa: BLE001 - a damaged file is an input problem
+                raise InputError(f"cannot load {model_file}: {exc}") from None
+        return cls(pca, stretch, method, settings, ae, dict(meta.get("info", {})))
+
+    def save(self, folder: str | Path) -> Path:
+        """Write ``latent.npz``, ``latent.json`` and (autoencoder) ``autoencoder.keras``."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        arrays, meta = self.to_arrays_meta()
+        np.savez(folder / ARRAYS_FILE, **arrays)
         (folder / META_FILE).write_text(json.dumps(meta, indent=1, default=float))
         if self.autoencoder is not None:
-            self.autoencoder.save(folder / MODEL_FILE)
+            save_keras(self.autoencoder, folder / MODEL_FILE)
         return folder
 
     @classmethod
     def load(cls, folder: str | Path) -> LatentModel:
+        """Read a folder written by `save` (or a store entry of `map_videos`)."""
         folder = Path(folder)
         try:
             meta = json.loads((folder / META_FILE).read_text())
@@ -563,28 +620,7 @@ class LatentModel:
                 arr = {k: z[k] for k in z.files}
         except (OSError, ValueError, KeyError) as exc:
             raise InputError(f"cannot read latent model in {folder}: {exc}") from None
-        pca = PCA(
-            mean=arr["pca_mean"],
-            components=arr["pca_components"],
-            scale=float(meta["pca_scale"]),
-            explained_variance=arr["pca_var"],
-        )
-        stretch = Stretch(
-            center=arr["center"],
-            rotation=arr["rotation"],
-            radius_knots=arr["radius_knots"],
-            strength=float(meta["stretch_strength"]),
-            shape=str(meta["shape"]),
-        )
-        ae = None
-        if meta["method"] == "autoencoder":
-            keras = _keras()
-            try:
-                ae = keras.saving.load_model(folder / MODEL_FILE, compile=False)
-            except Exception as exc:  # noqa: BLE001 - a damaged file is an input problem
-                raise InputError(f"cannot load {folder / MODEL_FILE}: {exc}") from None
-        settings = LatentSettings(**meta["settings"])
-        return cls(pca, stretch, meta["method"], settings, ae, dict(meta.get("info", {})))
+        return cls.from_arrays_meta(arr, meta, folder / MODEL_FILE)
 
 
 @dataclass(frozen=True)
@@ -843,3 +879,243 @@ def _fit_pca_fallback(
         metrics={},
         model=model,
     )
+
+
+# --------------------------------------------------------------------------- store-backed
+
+
+LATENT_STAGE = "latent"
+_MAP_ARRAYS = ("coords", "code", "video_index", "times_s", "frame_indices", "offsets")
+
+
+@dataclass(frozen=True)
+class LatentMap:
+    """The map of a collection, rows in the order of the videos given (deduplicated by hash).
+
+    coords (N, 2) in [-1, 1]; video_index (N,) into `hashes` / `names`; times_s and
+    frame_indices (N,) of each frame.  path: the store entry (holds ``autoencoder.keras``),
+    None when computed without a store.  cache_hit: loaded instead of trained.
+    """
+
+    coords: np.ndarray
+    video_index: np.ndarray
+    times_s: np.ndarray
+    frame_indices: np.ndarray
+    hashes: tuple[str, ...]
+    names: tuple[str, ...]
+    method: str
+    note: str
+    epochs_run: int
+    history: tuple[float, ...]
+    metrics: dict[str, Any]
+    path: Path | None
+    cache_hit: bool
+    seconds: float = 0.0
+    _model: Any = dataclasses.field(default=None, compare=False, repr=False)
+
+    @property
+    def model_file(self) -> Path | None:
+        """The trained autoencoder (``.keras``), None for the PCA fallback."""
+        if self.method != "autoencoder":
+            return None
+        if self.path is not None:
+            return self.path / MODEL_FILE
+        return None
+
+    def model(self) -> LatentModel:
+        """The fitted `LatentModel` (loads Keras and the model file from the store entry)."""
+        if self._model is not None:
+            return self._model
+        if self.path is None:
+            raise InputError("this map was computed without a store and has no model")
+        arrays = {}
+        for name in ("pca_mean", "pca_components", "pca_var", "center", "rotation", "radius_knots"):
+            arrays[name] = np.load(self.path / f"{name}.npy", allow_pickle=False)
+        meta = json.loads((self.path / "meta.json").read_text())["model"]
+        return LatentModel.from_arrays_meta(arrays, meta, self.model_file)
+
+    def export(self, folder: str | Path) -> list[Path]:
+        """Write the model to `folder` (``autoencoder.keras`` + ``latent.npz`` + ``latent.json``)
+        without loading Keras; returns the files written."""
+        import shutil
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        written = []
+        if self.path is None:
+            if self._model is None:
+                raise InputError("nothing to export")
+            self._model.save(folder)
+            return sorted(folder.glob("latent.*")) + sorted(folder.glob("*.keras"))
+        names = ("pca_mean", "pca_components", "pca_var", "center", "rotation", "radius_knots")
+        arrays = {n: np.load(self.path / f"{n}.npy", allow_pickle=False) for n in names}
+        np.savez(folder / ARRAYS_FILE, **arrays)
+        written.append(folder / ARRAYS_FILE)
+        meta = json.loads((self.path / "meta.json").read_text())["model"]
+        (folder / META_FILE).write_text(json.dumps(meta, indent=1))
+        written.append(folder / META_FILE)
+        if self.model_file is not None:
+            shutil.copyfile(self.model_file, folder / MODEL_FILE)
+            written.append(folder / MODEL_FILE)
+        return written
+
+    def video_paths(self):
+        from summarizer.paths import video_paths
+
+        return video_paths(self.coords, self.video_index, self.times_s)
+
+
+def _fingerprint(videos: Sequence[Any]) -> str:
+    """Which frames were embedded (times, indices, shape): the part of the key that sampling
+    settings change, read from the data so callers cannot forget it."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for v in videos:
+        h.update(v.ref.sha256.encode())
+        h.update(np.ascontiguousarray(np.asarray(v.times_s, np.float64)).tobytes())
+        h.update(np.ascontiguousarray(np.asarray(v.indices, np.int64)).tobytes())
+        h.update(str(tuple(np.shape(v.embeddings))).encode())
+    return h.hexdigest()[:16]
+
+
+def latent_key(store: Any, videos: Sequence[Any], settings: LatentSettings):
+    """Store key: collection hash of the videos + settings (seed included) + frames + model."""
+    from summarizer.settings import settings_hash
+    from summarizer.store import collection_hash
+
+    model_ids = sorted({str(v.model_id) for v in videos})
+    if len(model_ids) != 1:
+        raise InputError(f"videos were embedded by different models: {', '.join(model_ids)}")
+    group = collection_hash(v.ref.sha256 for v in videos)
+    shash = settings_hash({"latent": dataclasses.asdict(settings), "frames": _fingerprint(videos)})
+    return store.key(group, LATENT_STAGE, shash, model_ids[0])
+
+
+def _unique_sorted(videos: Sequence[Any]) -> tuple[list[Any], list[Any]]:
+    """(unique videos in the caller's order, the same sorted by hash for fitting)."""
+    seen: dict[str, Any] = {}
+    for v in videos:
+        seen.setdefault(v.ref.sha256, v)
+    uniq = list(seen.values())
+    return uniq, sorted(uniq, key=lambda v: v.ref.sha256)
+
+
+def _result_to_map(
+    uniq: list[Any],
+    fit_order: list[Any],
+    arrays: dict[str, np.ndarray],
+    meta: dict[str, Any],
+    path: Path | None,
+    hit: bool,
+    seconds: float,
+    model: Any = None,
+) -> LatentMap:
+    """Reorder stored rows (fit order, sorted by hash) into the caller's video order."""
+    offsets = np.asarray(arrays["offsets"])
+    pos = {v.ref.sha256: i for i, v in enumerate(fit_order)}
+    rows = [np.arange(offsets[pos[v.ref.sha256]], offsets[pos[v.ref.sha256] + 1]) for v in uniq]
+    sel = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+    counts = [len(r) for r in rows]
+    return LatentMap(
+        coords=np.asarray(arrays["coords"])[sel],
+        video_index=np.repeat(np.arange(len(uniq), dtype=np.int32), counts),
+        times_s=np.asarray(arrays["times_s"])[sel],
+        frame_indices=np.asarray(arrays["frame_indices"])[sel],
+        hashes=tuple(v.ref.sha256 for v in uniq),
+        names=tuple(v.ref.name for v in uniq),
+        method=str(meta["method"]),
+        note=str(meta.get("note", "")),
+        epochs_run=int(meta.get("epochs_run", 0)),
+        history=tuple(meta.get("history", ())),
+        metrics=dict(meta.get("metrics", {})),
+        path=path,
+        cache_hit=hit,
+        seconds=seconds,
+        _model=model,
+    )
+
+
+def map_videos(
+    videos: Sequence[Any],
+    settings: LatentSettings | None = None,
+    store: Any = None,
+    progress: ProgressFn | None = None,
+) -> LatentMap:
+    """The latent map of `EmbeddedVideo`s, from the store or trained and saved there.
+
+    Keyed by the set of video hashes (order and duplicates do not matter) + settings (the
+    seed included) + the sampled frames + the embedding model. The entry holds the
+    coordinates, the PCA/stretch arrays and ``autoencoder.keras``.
+    """
+    import time
+
+    s = settings or LatentSettings()
+    if not videos:
+        raise InputError("no videos to map")
+    uniq, fit_order = _unique_sorted(videos)
+    t0 = time.perf_counter()
+
+    def compute() -> tuple[dict[str, np.ndarray], dict[str, Any], LatentResult]:
+        res = fit_latent([v.embeddings for v in fit_order], s, progress)
+        arrays = {
+            "coords": res.coords,
+            "code": res.code,
+            "video_index": res.video_index,
+            "offsets": res.offsets,
+            "times_s": np.concatenate([np.asarray(v.times_s, np.float64) for v in fit_order]),
+            "frame_indices": np.concatenate([np.asarray(v.indices, np.int64) for v in fit_order]),
+        }
+        marr, mmeta = res.model.to_arrays_meta()
+        arrays.update(marr)
+        meta = {
+            "method": res.method,
+            "note": res.note,
+            "epochs_run": res.epochs_run,
+            "history": list(res.history),
+            "val_history": list(res.val_history),
+            "metrics": res.metrics,
+            "videos": [{"sha256": v.ref.sha256, "name": v.ref.name} for v in fit_order],
+            "model": mmeta,
+        }
+        return arrays, meta, res
+
+    if store is None:
+        arrays, meta, res = compute()
+        return _result_to_map(
+            uniq, fit_order, arrays, meta, None, False, time.perf_counter() - t0, res.model
+        )
+
+    key = latent_key(store, fit_order, s)
+
+    def valid(r) -> bool:
+        return (
+            r is not None
+            and all(n in r for n in _MAP_ARRAYS)
+            and "model" in r.meta
+            and (r.meta.get("method") != "autoencoder" or (r.path / MODEL_FILE).is_file())
+            and len(r["offsets"]) == len(fit_order) + 1
+        )
+
+    entry = store.load(key)
+    hit = valid(entry)
+    if not hit:
+        with store.lock(key):
+            entry = store.load(key)
+            hit = valid(entry)
+            if not hit:
+                arrays, meta, res = compute()
+                with store.writer(key) as w:
+                    for name, arr in arrays.items():
+                        w.add(name, arr)
+                    if res.model.autoencoder is not None:
+                        save_keras(res.model.autoencoder, w.tmp / MODEL_FILE)
+                    w.commit(meta)
+                entry = store.load(key)
+                if not valid(entry):
+                    from summarizer.errors import StoreError
+
+                    raise StoreError(f"latent map {key} could not be read back after writing")
+    seconds = time.perf_counter() - t0
+    store.record_run(key, seconds, hit, dataclasses.asdict(s))
+    return _result_to_map(uniq, fit_order, dict(entry.arrays), entry.meta, entry.path, hit, seconds)

@@ -432,13 +432,17 @@ def draw_map(
         for x, y in px(p.points):
             draw.ellipse([x - r, y - r, x + r, y + r], fill=(*col, 200))
     if legend_w:
-        font = ImageFont.load_default()
+        fsize = max(11, size // 70)
+        try:
+            font = ImageFont.load_default(size=fsize)
+        except TypeError:  # Pillow < 10.1
+            font = ImageFont.load_default()
         y = margin
         for i, (nm, col) in enumerate(zip(names, cols, strict=False)):
             if i >= 30:
                 draw.text((size + 8, y), f"... {len(paths) - 30} more", fill="black", font=font)
                 break
-            draw.rectangle([size + 8, y + 2, size + 20, y + 14], fill=col)
-            draw.text((size + 26, y), str(nm)[:40], fill="black", font=font)
-            y += 18
+            draw.rectangle([size + 8, y + 2, size + 8 + fsize, y + 2 + fsize], fill=col)
+            draw.text((size + 14 + fsize, y), str(nm)[:40], fill="black", font=font)
+            y += int(fsize * 1.5)
     return img

@@ -14,7 +14,7 @@
    file is at hand its frames are decoded again from the source (resized by the decoder to
    what the tile needs, in small groups per video in frame order, so at most a few full-size
    frames are in memory); otherwise the stored thumbnails are used. Saved as PNG or PDF (the
-   PDF page is the print size), with a layout JSON beside it: tile -> video, time, frame.
+   PDF page is the print size), with ``<name>.layout.json`` beside it: tile -> video, time, frame.
 
 Bad input raises `SettingsError` (absurd print size, no frame in the window, ...).
 """
@@ -362,7 +362,7 @@ def render_poster(
     assignment: np.ndarray | None = None,
     progress: ProgressFn | None = None,
 ) -> PosterResult:
-    """Assign frames to cells, paste the tiles, save PNG/PDF + ``<out>.layout.json``."""
+    """Assign frames to cells, paste the tiles, save PNG/PDF + ``<stem>.layout.json``."""
     from PIL import Image
 
     out = Path(out)
@@ -440,7 +440,7 @@ def render_poster(
         raise
 
     layout = poster_layout(frames, settings, grid, (w, h), xs, ys, source_of, out.name)
-    layout_path = out.with_name(out.name + ".layout.json")
+    layout_path = out.with_suffix(".layout.json")
     from summarizer.export import write_json
 
     write_json(layout_path, layout)
