@@ -22,11 +22,13 @@ GPUs, under ``torch.inference_mode()``; output is float32.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
 import socket
 import tempfile
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +60,9 @@ _TINY_CONFIG = {
     "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "patch_size": 16, "head_width": 32},
     "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
 }
+
+
+_CREATE_LOCK = threading.Lock()  # model creation patches torch.nn.init (see _no_init)
 
 
 class Embedder(Protocol):
@@ -331,7 +336,8 @@ def save_random_checkpoint(model_name: str, path: str | Path, *, half: bool = Fa
     _ensure_model_known(model_name)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    model = open_clip.create_model(model_name, pretrained=None)
+    with _CREATE_LOCK:
+        model = open_clip.create_model(model_name, pretrained=None)
     state = {
         k: (v.half() if half and v.is_floating_point() else v).contiguous()
         for k, v in model.state_dict().items()
@@ -343,6 +349,34 @@ def save_random_checkpoint(model_name: str, path: str | Path, *, half: bool = Fa
     else:
         torch.save(state, path)
     return path
+
+
+@contextlib.contextmanager
+def _no_init(skip: bool = True):
+    """Skip random initialisation while building a model whose weights are loaded next.
+
+    Building ViT-B-32 spends ~2 s drawing random numbers that a strict checkpoint load
+    overwrites anyway. Every parameter is then checked by ``load_state_dict(strict=True)``.
+    Callers hold `_CREATE_LOCK`, so no other model is built meanwhile.
+    """
+    import torch
+
+    if not skip:
+        yield
+        return
+    names = [n for n in dir(torch.nn.init) if n.endswith("_") and not n.startswith("_")]
+    saved = {n: getattr(torch.nn.init, n) for n in names}
+
+    def keep(tensor, *args, **kwargs):
+        return tensor
+
+    try:
+        for n in names:
+            setattr(torch.nn.init, n, keep)
+        yield
+    finally:
+        for n, f in saved.items():
+            setattr(torch.nn.init, n, f)
 
 
 # --------------------------------------------------------------------------- CLIP
@@ -373,7 +407,8 @@ class ClipEmbedder:
                 kwargs["force_preprocess_cfg"] = force
         pretrained = str(self.weights.path) if self.weights.path is not None else self.weights.tag
         try:
-            model = open_clip.create_model(name, pretrained=pretrained, device="cpu", **kwargs)
+            with _CREATE_LOCK, _no_init(self.weights.path is not None):
+                model = open_clip.create_model(name, pretrained=pretrained, device="cpu", **kwargs)
         except Exception as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             if self.weights.path is not None:
