@@ -403,10 +403,15 @@ class Store:
         return con
 
     @contextlib.contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        """A fresh connection per call (threads never share one); commits on success."""
+    def _db(self, write: bool = True) -> Iterator[sqlite3.Connection]:
+        """A fresh connection per call (threads never share one). Writes run in one
+        IMMEDIATE transaction, committed on success; reads need none (WAL readers never
+        block, nor are they blocked)."""
         con = self._connect()
         try:
+            if not write:
+                yield con
+                return
             con.execute("BEGIN IMMEDIATE")
             try:
                 yield con
@@ -444,13 +449,13 @@ class Store:
 
     def video(self, sha256: str) -> dict[str, Any] | None:
         """The catalog row of a video (a dict), or None."""
-        with self._db() as db:
+        with self._db(write=False) as db:
             row = db.execute("SELECT * FROM videos WHERE sha256 = ?", (sha256,)).fetchone()
         return dict(row) if row else None
 
     def videos(self) -> list[dict[str, Any]]:
         """All catalogued videos, most recently seen first."""
-        with self._db() as db:
+        with self._db(write=False) as db:
             rows = db.execute("SELECT * FROM videos ORDER BY last_seen DESC").fetchall()
         return [dict(r) for r in rows]
 
@@ -489,7 +494,7 @@ class Store:
         if stage is not None:
             q += " AND stage = ?"
             args.append(stage)
-        with self._db() as db:
+        with self._db(write=False) as db:
             rows = db.execute(q + " ORDER BY id", args).fetchall()
         return [dict(r) for r in rows]
 
@@ -499,7 +504,7 @@ class Store:
         if group is not None:
             q += ' WHERE "group" = ?'
             args.append(group)
-        with self._db() as db:
+        with self._db(write=False) as db:
             rows = db.execute(q + " ORDER BY created_at", args).fetchall()
         return [dict(r) for r in rows]
 
