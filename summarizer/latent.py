@@ -376,6 +376,19 @@ def _tensorflow_hidden():
         lazy._available = None
 
 
+@contextlib.contextmanager
+def _quiet_keras():
+    """Silence the NumPy 2 ``__array__ copy`` deprecation warning Keras' torch backend
+    raises on every batch (thousands of lines in a test log, nothing to act on)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="__array__ implementation", category=DeprecationWarning
+        )
+        yield
+
+
 def _seed_everything(seed: int) -> None:
     """`keras.utils.set_random_seed` (Python, NumPy, the backend, Keras' seed generator);
     on TensorFlow also op determinism."""
@@ -391,7 +404,7 @@ def _seed_everything(seed: int) -> None:
 
 def save_keras(model: Any, path: str | Path) -> None:
     """``model.save(path)`` without importing TensorFlow on other backends."""
-    with _tensorflow_hidden():
+    with _tensorflow_hidden(), _quiet_keras():
         model.save(path)
 
 
@@ -532,9 +545,10 @@ class LatentModel:
         keras = _keras()
         enc = self.encoder
         out = np.empty((len(p), 2), dtype=np.float32)
-        for i in range(0, len(p), batch):
-            z = enc(p[i : i + batch], training=False)
-            out[i : i + batch] = keras.ops.convert_to_numpy(z)
+        with _quiet_keras():
+            for i in range(0, len(p), batch):
+                z = enc(p[i : i + batch], training=False)
+                out[i : i + batch] = keras.ops.convert_to_numpy(z)
         return out
 
     def transform(self, features: np.ndarray) -> np.ndarray:
@@ -593,7 +607,7 @@ class LatentModel:
                 raise InputError(f"latent model file missing: {model_file}")
             keras = _keras()
             try:
-                with _tensorflow_hidden():
+                with _tensorflow_hidden(), _quiet_keras():
                     ae = keras.saving.load_model(model_file, compile=False)
             except Exception as exc:  # noqa: BLE001 - a damaged file is an input problem
                 raise InputError(f"cannot load {model_file}: {exc}") from None
@@ -757,30 +771,33 @@ def fit_latent(
         restore_best_weights=True,
     )
     batch = int(min(s.batch_size, len(tr_idx)))
-    trainer.fit(
-        train,
-        None,
-        batch_size=batch,
-        epochs=s.epochs,
-        validation_data=(val,) if val is not None else None,
-        shuffle=True,
-        callbacks=[cb, stop],
-        verbose=0,
-    )
+    with _quiet_keras():
+        trainer.fit(
+            train,
+            None,
+            batch_size=batch,
+            epochs=s.epochs,
+            validation_data=(val,) if val is not None else None,
+            shuffle=True,
+            callbacks=[cb, stop],
+            verbose=0,
+        )
     del train, val
     if not cb.history or not all(math.isfinite(v) for v in cb.history):
         raise SettingsError(
             "training diverged (loss became NaN); lower learning_rate or the loss weights"
         )
 
-    code = _encode(keras, encoder, p)
+    with _quiet_keras():
+        code = _encode(keras, encoder, p)
     if not np.isfinite(code).all():
         raise SettingsError("the trained map produced NaN coordinates; lower learning_rate")
     stretch = fit_stretch(
         code, strength=s.stretch, shape=s.shape, rotate=s.rotate, angle_deg=s.angle_deg
     )
     coords = stretch.apply(code)
-    metrics = _metrics(keras, decoder, p, code, prev, nxt, valid, eps_x, eps_z)
+    with _quiet_keras():
+        metrics = _metrics(keras, decoder, p, code, prev, nxt, valid, eps_x, eps_z)
     info = {
         "frames": int(n),
         "videos": len(offsets) - 1,
