@@ -575,8 +575,9 @@ class PixelEmbedder:
         import torch
         import torch.nn.functional as F
 
-        x = x.permute(0, 3, 1, 2).float() / 255.0  # (n,3,H,W) in [0,1]
-        small = F.adaptive_avg_pool2d(x, (32, 32))  # histograms over 1024 averaged pixels
+        x = x.permute(0, 3, 1, 2).float()  # (n,3,H,W), 0..255
+        # histograms over 1024 averaged pixels; scale to [0, 1] after pooling (cheaper)
+        small = F.adaptive_avg_pool2d(x, (32, 32)) / 255.0
         thumb = F.adaptive_avg_pool2d(small, (self.THUMB, self.THUMB))
         n = x.shape[0]
         lab = _rgb_to_lab(thumb)
