@@ -21,9 +21,13 @@ each file name; unreadable images are skipped with a warning and counted in `Dec
 from __future__ import annotations
 
 import bisect
+import contextlib
 import functools
+import os
 import re
 import subprocess
+import sys
+import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -193,6 +197,8 @@ def _explain_open_failure(path: Path, exc: BaseException) -> InputError:
         what = "it has only audio" if info.has_audio else "it has no streams"
         return InputError(f"{name} has no video stream ({what})")
     if not info.opened:
+        if "End of file" in info.message:
+            return InputError(f"{name} has no frames (the file ends before its first frame)")
         if "moov atom" in info.message:
             return InputError(
                 f"{name} cannot be read: not a video, or a truncated/corrupt file "
@@ -226,12 +232,37 @@ def _check_path(path: str | Path) -> Path:
     return p
 
 
+_FD2_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Send fd 2 to /dev/null meanwhile: decord's C++ logs its own line on a bad file (even
+    at log level QUIET), and our `InputError` already says it in one line."""
+    try:
+        fd = os.dup(2)
+    except OSError:  # no stderr at all
+        yield
+        return
+    with _FD2_LOCK:
+        try:
+            sys.stderr.flush()
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, 2)
+            os.close(null)
+            yield
+        finally:
+            os.dup2(fd, 2)
+            os.close(fd)
+
+
 def _open_reader(path: Path, width: int = -1, height: int = -1):
     decord = _decord()
     if path.stat().st_size == 0:
         raise InputError(f"{path.name} is an empty file")
     try:
-        return decord.VideoReader(str(path), ctx=decord.cpu(0), width=width, height=height)
+        with _native_stderr_silenced():
+            return decord.VideoReader(str(path), ctx=decord.cpu(0), width=width, height=height)
     except Exception as exc:  # decord raises RuntimeError / DECORDError / AssertionError
         raise _explain_open_failure(path, exc) from None
 

@@ -240,6 +240,19 @@ def test_iter_frames_is_lazy(cfr, monkeypatch):
 # --------------------------------------------------------------------------- read_frames
 
 
+def test_display_rotation_is_applied(tmp_path, cfr):
+    """A phone video stored landscape with a 90 degree display matrix comes out portrait."""
+    rotated = tmp_path / "rotated.mp4"
+    ffmpeg("-display_rotation", "90", "-i", str(cfr), "-c", "copy", str(rotated))
+    p = video.probe(rotated)
+    assert (p.width, p.height) == (240, 320)
+    _, _, images, _ = collect(rotated, SampleSettings(fps=1, short_side=120))
+    assert images.shape[1:] == (160, 120, 3)
+    full = video.read_frames(rotated, [0]).images[0]
+    ref = np.asarray(Image.fromarray(full).resize((120, 160), Image.BILINEAR), dtype=float)
+    assert np.abs(ref - images[0]).mean() < 8  # same picture, not squashed or turned
+
+
 def test_read_frames_order_duplicates_and_size(coded):
     b = video.read_frames(coded, [250, 3, 3, 120])
     assert list(b.indices) == [250, 3, 3, 120]
@@ -360,6 +373,11 @@ def bad_files(tmp_path_factory, cfr) -> dict[str, Path]:
         "-f", "lavfi", "-i", "testsrc2=size=64x64:rate=10:duration=1", "-t", "0",
         "-c:v", "libx264", str(out["zero"]),
     )  # fmt: skip
+    out["zero_mkv"] = d / "zero.mkv"
+    ffmpeg(
+        "-f", "lavfi", "-i", "testsrc2=size=64x64:rate=10:duration=1", "-frames:v", "0",
+        str(out["zero_mkv"]),
+    )  # fmt: skip
     out["image"] = d / "still.png"
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(out["image"])
     return out
@@ -374,6 +392,7 @@ def bad_files(tmp_path_factory, cfr) -> dict[str, Path]:
         ("truncated_faststart", "truncated or corrupt"),
         ("audio", "no video stream"),
         ("zero", "no video stream|no frames"),
+        ("zero_mkv", "no video stream|no frames"),
         ("image", "single image"),
     ],
 )
