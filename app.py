@@ -1,4 +1,4 @@
-"""Home: what the tool does, the video library, uploads and the sample video.
+"""The keyframe-atlas dashboard: Home (library, uploads, sample video) and the navigation.
 
 Run with ``make app`` (``streamlit run app.py``). The other pages are in ``pages/``.
 """
@@ -14,25 +14,9 @@ import streamlit as st
 
 from summarizer import app_support as ui
 
-ui.page_setup("Home", ":material/home:")
 
-st.title("keyframe-atlas")
-st.markdown(
-    "Turn videos into a few keyframes: find the scene seams, summarise each video, and map a "
-    "whole collection onto one browsable, printable poster.  \n"
-    "Upload videos (or try the sample), then open **Seams**, **Summary** or **Latent map** "
-    "in the sidebar. Every result is cached, and every page's link reopens the same view."
-)
-
-store = ui.get_store()
-embed = ui.sidebar_embedder()
-sample = ui.sample_settings()
-ui.sync_query({"emb": embed.embedder})
-st.sidebar.caption(f"Store: `{store.root}`")
-
-
-def show_outcome(outcome: dict) -> None:
-    """One line per processed file: a link to its seams, or what went wrong."""
+def show_outcome(outcome: dict, embedder: str) -> None:
+    """One line per processed file: links to its results, or what went wrong."""
     if outcome.get("error"):
         st.error(f"**{outcome['name']}**: {outcome['error']}", icon=":material/error:")
         return
@@ -42,7 +26,7 @@ def show_outcome(outcome: dict) -> None:
         + (" (from the store)" if outcome["cached"] else ""),
         icon=":material/check_circle:",
     )
-    params = {"video": outcome["sha256"], "emb": embed.embedder}
+    params = {"video": outcome["sha256"], "emb": embedder}
     c2.page_link(
         "pages/1_Seams.py", label="Open seams", icon=":material/timeline:", query_params=params
     )
@@ -51,8 +35,9 @@ def show_outcome(outcome: dict) -> None:
     )
 
 
-def process_items(items: list[tuple[str, object]]) -> list[dict]:
-    """Process (name, bytes-or-file) uploads one by one with progress bars; never raises."""
+def process_items(items: list[tuple[str, object]], store, sample, embed) -> list[dict]:
+    """Process (name, bytes or file) uploads one by one: a bar for the files, and for each
+    file a bar per stage. Never raises: each file's outcome says what happened."""
     limit = int(st.get_option("server.maxUploadSize")) * 1024 * 1024
     overall = st.progress(0.0, text=f"File 1 of {len(items)}")
     outcomes = []
@@ -60,10 +45,11 @@ def process_items(items: list[tuple[str, object]]) -> list[dict]:
         overall.progress(i / len(items), text=f"File {i + 1} of {len(items)}: {name}")
         box = st.container(border=True)
         box.markdown(f"**{name}**")
-        cols = box.columns(len(ui.STAGES))
         bars = {
             stage: col.progress(0.0, text=f"{k + 1}. {ui.STAGE_LABELS[stage]}")
-            for k, (stage, col) in enumerate(zip(ui.STAGES, cols, strict=True))
+            for k, (stage, col) in enumerate(
+                zip(ui.STAGES, box.columns(len(ui.STAGES)), strict=True)
+            )
         }
 
         def on_progress(stage: str, frac: float, detail: str, bars=bars) -> None:
@@ -77,64 +63,26 @@ def process_items(items: list[tuple[str, object]]) -> list[dict]:
     return outcomes
 
 
-left, right = st.columns([3, 2], gap="large")
-with left:
-    st.subheader("Add videos")
-    limit_mb = int(st.get_option("server.maxUploadSize"))
-    files = st.file_uploader(
-        "Video files",
-        type=list(ui.VIDEO_TYPES),
-        accept_multiple_files=True,
-        help=f"Accepted: {', '.join(ui.VIDEO_TYPES)}. Up to {limit_mb} MB per file.",
-    )
-    st.caption(f"Accepted types: {', '.join(ui.VIDEO_TYPES)} · up to {limit_mb:,} MB per file")
-    go = st.button(
-        f"Process {len(files)} file{'s' if len(files) != 1 else ''}" if files else "Process",
-        type="primary",
-        disabled=not files,
-        icon=":material/play_arrow:",
-    )
-with right:
-    st.subheader("No video at hand?")
-    st.write(
-        "Make a 21-second sample locally: four scenes (a still, a pan, a moving object after a "
-        "dissolve, a zoom) with known cuts at 5, 11 and 16 s."
-    )
-    try_sample = st.button("Try the sample video", icon=":material/science:")
-
-if go and files:
-    st.session_state["outcomes"] = process_items([(f.name, f) for f in files])
-elif try_sample:
-    with st.spinner("Making the sample video..."), tempfile.TemporaryDirectory() as tmp:
-        from summarizer.synth import sample_video
-
-        path = sample_video(Path(tmp) / "sample-four-scenes.mp4")
-        st.session_state["outcomes"] = process_items([(path.name, path.read_bytes())])
-
-for outcome in st.session_state.get("outcomes", []):
-    show_outcome(outcome)
-
-st.divider()
-st.subheader("Library")
-rows = store.videos()
-if not rows:
-    st.info("No videos yet. Upload one above or try the sample video.")
-else:
+def library(store, embedder: str) -> None:
+    """The catalogued videos: thumbnail, name, duration, added, what is computed, links."""
+    rows = store.videos()
+    if not rows:
+        st.info("No videos yet. Upload one above or try the sample video.")
+        return
     table = []
     for row in rows:
         done = ui.computed_summary(store, row["sha256"])
-        thumb = ui.cached_library_thumbnail(str(store.root), row["sha256"], len(done))
-        q = f"?video={row['sha256']}&emb={embed.embedder}"
+        q = f"?video={row['sha256']}&emb={embedder}"
         table.append(
             {
-                "thumbnail": thumb,
+                "thumbnail": ui.cached_library_thumbnail(str(store.root), row["sha256"], len(done)),
                 "name": row["name"],
                 "duration": ui.fmt_duration(row["duration_s"]),
                 "size": f"{row['width']}x{row['height']}",
                 "added": datetime.fromtimestamp(row["added_at"]).strftime("%Y-%m-%d %H:%M"),
                 "computed": ui.computed_text(done),
-                "seams": f"Seams{q}",
-                "summary": f"Summary{q}",
+                "seams": f"seams{q}",
+                "summary": f"summary{q}",
             }
         )
     st.dataframe(
@@ -149,3 +97,79 @@ else:
         },
     )
     st.caption(f"{len(rows)} video{'s' if len(rows) != 1 else ''} in the library.")
+
+
+def home() -> None:
+    """Home: the pitch, uploads, the sample video, the library."""
+    st.title("keyframe-atlas")
+    st.markdown(
+        "Turn videos into a few keyframes: find the scene seams, summarise each video, and map a "
+        "whole collection onto one browsable, printable poster.  \n"
+        "Upload videos (or try the sample), then open **Seams**, **Summary** or **Latent map** "
+        "in the sidebar. Every result is cached, and every page's link reopens the same view."
+    )
+    store = ui.get_store()
+    embed = ui.sidebar_embedder()
+    sample = ui.sample_settings()
+    ui.sync_query({"emb": embed.embedder})
+    st.sidebar.caption(f"Store: `{store.root}`")
+
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        st.subheader("Add videos")
+        limit_mb = int(st.get_option("server.maxUploadSize"))
+        files = st.file_uploader(
+            "Video files",
+            type=list(ui.VIDEO_TYPES),
+            accept_multiple_files=True,
+            help=f"Accepted: {', '.join(ui.VIDEO_TYPES)}. Up to {limit_mb:,} MB per file.",
+        )
+        st.caption(f"Accepted types: {', '.join(ui.VIDEO_TYPES)} · up to {limit_mb:,} MB per file")
+        go = st.button(
+            f"Process {len(files)} file{'s' if len(files) != 1 else ''}" if files else "Process",
+            type="primary",
+            disabled=not files,
+            icon=":material/play_arrow:",
+        )
+    with right:
+        st.subheader("No video at hand?")
+        st.write(
+            "Make a 21-second sample locally: four scenes (a still, a pan, a moving object after a "
+            "dissolve, a zoom) with known cuts at 5, 11 and 16 s."
+        )
+        try_sample = st.button("Try the sample video", icon=":material/science:")
+
+    if go and files:
+        st.session_state["outcomes"] = process_items(
+            [(f.name, f) for f in files], store, sample, embed
+        )
+    elif try_sample:
+        with st.spinner("Making the sample video..."), tempfile.TemporaryDirectory() as tmp:
+            from summarizer.synth import sample_video
+
+            path = sample_video(Path(tmp) / "sample-four-scenes.mp4")
+            st.session_state["outcomes"] = process_items(
+                [(path.name, path.read_bytes())], store, sample, embed
+            )
+    for outcome in st.session_state.get("outcomes", []):
+        show_outcome(outcome, embed.embedder)
+
+    st.divider()
+    st.subheader("Library")
+    library(store, embed.embedder)
+
+
+PAGES = [
+    st.Page(home, title="Home", icon=":material/home:", url_path="home", default=True),
+    st.Page("pages/1_Seams.py", title="Seams", icon=":material/timeline:", url_path="seams"),
+    st.Page("pages/2_Summary.py", title="Summary", icon=":material/grid_view:", url_path="summary"),
+    st.Page(
+        "pages/3_Latent_map.py",
+        title="Latent map",
+        icon=":material/scatter_plot:",
+        url_path="latent-map",
+    ),
+]
+ui.HOME_PAGE = PAGES[0]
+st.set_page_config(page_title="keyframe-atlas", page_icon=":material/movie:", layout="wide")
+st.navigation(PAGES).run()

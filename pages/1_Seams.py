@@ -19,6 +19,7 @@ embed = ui.sidebar_embedder()
 sample = ui.sample_settings()
 row = ui.pick_video(store)
 d = SeamSettings()
+NO_LIMIT = 120.0  # the longest-segment slider's top: no limit
 
 # ---------------------------------------------------------------- settings (sidebar, URL)
 with st.sidebar:
@@ -57,20 +58,26 @@ with st.sidebar:
             ),
         )
     st.slider(
-        "Segment length, min to max (s)",
+        "Shortest segment (s)",
         0.0,
-        600.0,
+        30.0,
         step=0.5,
+        help="Shorter segments merge into the neighbour they look most like.",
         **ui.bound(
-            "seam_minmax",
-            ("min", "max"),
-            lambda qp: (
-                ui.qp_float(qp, "min", d.min_segment_s or 0.0, 0.0, 600.0),
-                ui.qp_float(qp, "max", d.max_segment_s or 600.0, 0.5, 600.0),
-            ),
+            "seam_min", "min", lambda qp: ui.qp_float(qp, "min", d.min_segment_s or 0.0, 0.0, 30.0)
         ),
-        help="Shorter segments merge into their closest neighbour; longer ones split at their "
-        "largest internal change. Max at 600 means no limit.",
+    )
+    st.slider(
+        "Longest segment (s)",
+        1.0,
+        NO_LIMIT,
+        step=1.0,
+        help=f"Longer segments split at their largest internal change. {NO_LIMIT:g}: no limit.",
+        **ui.bound(
+            "seam_max",
+            "max",
+            lambda qp: ui.qp_float(qp, "max", d.max_segment_s or NO_LIMIT, 1.0, NO_LIMIT),
+        ),
     )
     with st.expander("Advanced"):
         st.checkbox(
@@ -81,14 +88,15 @@ with st.sidebar:
             disabled=mode == "fixed",
         )
 
-min_s, max_s = ui.kept("seam_minmax", (d.min_segment_s, d.max_segment_s))
+min_s = ui.kept("seam_min", d.min_segment_s)
+max_s = ui.kept("seam_max", d.max_segment_s)
 settings = SeamSettings(
     threshold=mode,
     fixed=ui.kept("seam_fixed", d.fixed),
     k=ui.kept("seam_k", d.k),
     window_s=ui.kept("seam_window", d.window_s),
     min_segment_s=min_s,
-    max_segment_s=None if max_s >= 600 else max(max_s, min_s, 0.5),
+    max_segment_s=None if max_s >= NO_LIMIT else max(max_s, min_s),
     surveyor=bool(ui.kept("seam_surveyor", d.surveyor)) and mode != "fixed",
 )
 ui.sync_query(
@@ -166,7 +174,7 @@ with ui.friendly_errors():
 
     st.subheader("Downloads")
     stem = video_stem(row["name"])
-    d1, d2, d3, d4 = st.columns(4)
+    d1, d2, d3, d4, _ = st.columns([1, 1, 1, 1.2, 1])
 
     def deferred(what: str):
         return lambda: ui.segment_downloads(ev, seg, sample, embed, what)

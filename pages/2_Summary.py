@@ -33,16 +33,16 @@ with st.sidebar:
         format_func=K_LABELS.get,
         **ui.bound(
             "sum_kmode",
-            "k",
+            "n",
             lambda qp: (
                 "fixed"
-                if str(ui.qp_get(qp, "k", "auto")).isdigit()
-                else ui.qp_choice(qp, "k", K_MODES, "auto")
+                if str(ui.qp_get(qp, "n", "auto")).isdigit()
+                else ui.qp_choice(qp, "n", K_MODES, "auto")
             ),
         ),
     )
     if k_mode == "fixed":
-        st.slider("k", 1, 48, **ui.bound("sum_k", "k", lambda qp: ui.qp_int(qp, "k", 8, 1, 48)))
+        st.slider("k", 1, 48, **ui.bound("sum_k", "n", lambda qp: ui.qp_int(qp, "n", 8, 1, 48)))
     elif k_mode == "budget":
         st.slider(
             "Keyframes per minute",
@@ -121,7 +121,7 @@ ui.sync_query(
     {
         "video": row["sha256"],
         "emb": embed.embedder,
-        "k": k_value,
+        "n": k_value,
         "pm": ui.fmt_num(ui.kept("sum_pm", d.per_minute)) if k_mode == "budget" else None,
         "sim": ui.fmt_num(ui.kept("sum_sim", d.max_similarity)),
         "info": "1" if ui.kept("sum_info", True) else "0",
@@ -206,7 +206,7 @@ with ui.friendly_errors():
 
     st.subheader("Downloads")
     stem = video_stem(row["name"])
-    d1, d2, d3 = st.columns(3)
+    d1, d2, d3, _ = st.columns([1, 1, 1, 2])
 
     def deferred(what: str):
         return lambda: ui.summary_downloads(ev, fs, what)

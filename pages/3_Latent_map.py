@@ -25,9 +25,7 @@ sample = ui.sample_settings()
 rows = store.videos()
 if not rows:
     st.title("Latent map")
-    st.info("The library is empty: upload a video or try the sample video on the Home page.")
-    st.page_link("app.py", label="Go to Home", icon=":material/home:")
-    st.stop()
+    ui.empty_library()
 by_hash = {r["sha256"]: r for r in rows}
 d = LatentSettings()
 
@@ -157,18 +155,7 @@ with ui.friendly_errors():
         def num(key, param, default, lo, hi, kind=float):
             return ui.bound(key, param, lambda qp: kind(ui.qp_float(qp, param, default, lo, hi)))
 
-        st.markdown("**Poster window**")
-        p1, p2, p3 = st.columns(3)
-        cx = p1.number_input(
-            "centre x", -1.0, 1.0, step=0.05, **num("poster_cx", "cx", 0.0, -1.0, 1.0)
-        )
-        cy = p2.number_input(
-            "centre y", -1.0, 1.0, step=0.05, **num("poster_cy", "cy", 0.0, -1.0, 1.0)
-        )
-        pw = p3.number_input("width", 0.05, 2.2, step=0.05, **num("poster_w", "pw", 2.0, 0.05, 2.2))
-        g1, g2 = st.columns(2)
-        cols = g1.number_input("columns", 1, 200, **num("poster_cols", "cols", 8, 1, 200, int))
-        rows_n = g2.number_input("rows", 1, 200, **num("poster_rows", "rows", 12, 1, 200, int))
+        st.markdown("**Poster**")
         s1, s2, s3 = st.columns(3)
         w_cm = s1.number_input(
             "width (cm)", 5.0, 500.0, step=5.0, **num("poster_wcm", "wcm", 60.0, 5.0, 500.0)
@@ -178,6 +165,20 @@ with ui.friendly_errors():
         )
         dpi = s3.number_input(
             "DPI", 10, 600, step=10, **num("poster_dpi", "dpi", 150, 10, 600, int)
+        )
+        g1, g2 = st.columns(2)
+        cols = g1.number_input("columns", 1, 200, **num("poster_cols", "cols", 6, 1, 200, int))
+        rows_n = g2.number_input("rows", 1, 200, **num("poster_rows", "rows", 15, 1, 200, int))
+        fit_w = round(2.0 * min(1.0, w_cm / h_cm), 2)  # the widest window whose height fits the map
+        p1, p2, p3 = st.columns(3)
+        cx = p1.number_input(
+            "window centre x", -1.0, 1.0, step=0.05, **num("poster_cx", "cx", 0.0, -1.0, 1.0)
+        )
+        cy = p2.number_input(
+            "window centre y", -1.0, 1.0, step=0.05, **num("poster_cy", "cy", 0.0, -1.0, 1.0)
+        )
+        pw = p3.number_input(
+            "window width", 0.05, 2.2, step=0.05, **num("poster_w", "pw", fit_w, 0.05, 2.2)
         )
         repeats = st.checkbox("A frame may fill several cells", key="poster_repeats")
         poster = PosterSettings(
@@ -223,7 +224,13 @@ with ui.friendly_errors():
                 poster, size_cm=None, size_px=preview_px, use_source=False
             )
             png, layout = ui.render_poster_bytes(videos, lmap, preview, "png")
-        st.image(png, caption="Preview (thumbnails)", width="stretch")
+        st.image(png, caption="Preview (from thumbnails)", width="stretch")
+        empty = sum(1 for t in layout["tiles"] if t.get("empty"))
+        if empty:
+            st.caption(
+                f"{empty} of {len(layout['tiles'])} cells are empty: the window holds fewer frames "
+                "than cells. Use fewer cells, a wider window, or let a frame fill several cells."
+            )
         stem = "latent-map-poster"
         b1, b2 = st.columns(2)
         b1.download_button(

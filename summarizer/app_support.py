@@ -311,28 +311,19 @@ def seams_chart(seg: Any, thumbnails: np.ndarray | None = None, height: int = 28
 
     bands = pd.DataFrame(
         [
-            {
-                "start": s.start_s,
-                "end": s.end_s,
-                "segment": f"segment {s.index + 1}",
-                "odd": s.index % 2,
-            }
+            {"start": s.start_s, "end": s.end_s, "segment": f"segment {s.index + 1}"}
             for s in seg.segments
+            if s.index % 2 == 0  # every other segment shaded, so neighbours stand apart
         ]
     )
     layers = []
     if len(bands):
         layers.append(
             alt.Chart(bands)
-            .mark_rect(opacity=0.35)
+            .mark_rect(color="#e8ecf8", opacity=0.7)
             .encode(
                 x="start:Q",
                 x2="end:Q",
-                color=alt.Color(
-                    "odd:N",
-                    scale=alt.Scale(domain=[0, 1], range=["#eef1fb", "#ffffff"]),
-                    legend=None,
-                ),
                 tooltip=[
                     alt.Tooltip("segment:N"),
                     alt.Tooltip("start:Q", format=".1f"),
@@ -535,6 +526,7 @@ def model_label(model_id: str) -> str:
 
 log = logging.getLogger("summarizer.app")
 
+HOME_PAGE: Any = None  # the Home `st.Page`, set by app.py (links back to it)
 EMBEDDERS = ("clip", "pixels")
 EMBEDDER_LABELS = {"clip": "CLIP ViT-B-32 (semantic)", "pixels": "pixels (model-free, instant)"}
 
@@ -673,9 +665,11 @@ def sidebar_embedder() -> Any:
         )
         if problem:
             if st.session_state["emb"] == "clip":
-                st.error(f"CLIP is not available: {problem} Choose the pixels embedder.")
+                st.error("CLIP is not available on this server: choose the pixels embedder.")
             else:
-                st.caption(f"CLIP is not available on this server, so pixels is used. ({problem})")
+                st.caption("CLIP is not available on this server, so pixels is used.")
+            with st.expander("Why, and how to add CLIP"):
+                st.caption(problem)
     return EmbedSettings(embedder=st.session_state["emb"])
 
 
@@ -710,6 +704,16 @@ def friendly_errors() -> Any:
     return boundary()
 
 
+def empty_library() -> None:
+    """Say the library is empty, link to Home, stop the page."""
+    import streamlit as st
+
+    st.info("The library is empty: upload a video or try the sample video on the Home page.")
+    if HOME_PAGE is not None:
+        st.page_link(HOME_PAGE, label="Go to Home", icon=":material/home:")
+    st.stop()
+
+
 def video_label(row: Mapping[str, Any]) -> str:
     return f"{row.get('name') or row['sha256'][:12]}  ({fmt_duration(row.get('duration_s'))})"
 
@@ -730,9 +734,7 @@ def pick_video(store: Any, key: str = "video") -> dict[str, Any] | None:
             "library. Pick another one below or upload it on the Home page."
         )
     if not rows:
-        st.info("The library is empty: upload a video or try the sample video on the Home page.")
-        st.page_link("app.py", label="Go to Home", icon=":material/home:")
-        st.stop()
+        empty_library()
     sha = st.sidebar.selectbox(
         "Video",
         list(by_hash),
@@ -1070,7 +1072,7 @@ def latent_chart(
     thumbnails: Sequence[np.ndarray],
     path_video: int | None = None,
     window: tuple[float, float, float, float] | None = None,
-    height: int = 560,
+    height: int = 500,
 ) -> Any:
     """Altair scatter of the map: colour by video, hover shows the frame and its time, wheel
     to zoom and drag to pan; the path of `path_video` drawn over it; the poster `window`."""
@@ -1124,7 +1126,7 @@ def latent_chart(
         box = pd.DataFrame({"x0": [x0], "x1": [x1], "y0": [y0], "y1": [y1]})
         layers.append(
             alt.Chart(box)
-            .mark_rect(fill=None, stroke="#e03131", strokeWidth=2, strokeDash=[6, 3])
+            .mark_rect(fill=None, stroke="#e03131", strokeWidth=2, strokeDash=[6, 3], clip=True)
             .encode(x="x0:Q", x2="x1:Q", y="y0:Q", y2="y1:Q")
         )
     return alt.layer(*layers).properties(height=height).configure_view(stroke=None)

@@ -101,7 +101,7 @@ def test_home_library_lists_processed_video(env):
     assert df["duration"][0] == "0:21"
     assert "embed: pixels" in df["computed"][0]
     assert str(df["thumbnail"][0]).startswith("data:image/jpeg;base64,")
-    assert f"video={_sha(env)}" in df["seams"][0]
+    assert df["seams"][0] == f"seams?video={_sha(env)}&emb=pixels"
 
 
 def test_bad_upload_shows_error_and_leaves_nothing(empty_store):
@@ -173,7 +173,8 @@ def test_seams_page_shows_timeline_segments_and_downloads(env):
     assert at.radio(key="seam_mode").value == "dynamic"
     assert at.slider(key="seam_k").value == 3.0
     assert at.slider(key="seam_window").value == 30.0
-    assert at.slider(key="seam_minmax").value == (2.0, 15.0)
+    assert at.slider(key="seam_min").value == 2.0
+    assert at.slider(key="seam_max").value == 15.0
 
 
 def test_seam_settings_rerun_from_cached_embeddings(env):
@@ -269,7 +270,7 @@ def test_summary_page_shows_keyframes(env):
     at.radio(key="sum_kmode").set_value("fixed").run()
     at.slider(key="sum_k").set_value(3).run()
     assert _metrics(at)["Keyframes"] == "3"
-    assert ui.qp_get(at.query_params, "k") == "3"
+    assert ui.qp_get(at.query_params, "n") == "3"
     at.selectbox(key="sum_dedup").set_value("hash").run()
     at.selectbox(key="sum_gate").set_value("blur").run()
     assert not at.exception
