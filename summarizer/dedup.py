@@ -69,7 +69,7 @@ class DedupSettings:
     hash_method: str = "phash"
     hash_size: int = 8
     buffer_size: int = 32
-    max_distance: int = 4
+    max_distance: int = 8
     grid_x: int = 4
     grid_y: int = 4
     min_changed_cells: int = 1
