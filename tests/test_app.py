@@ -318,3 +318,49 @@ def test_image_data_url_is_small_jpeg():
     img = np.zeros((128, 228, 3), np.uint8)
     url = ui.image_data_url(img, width=100)
     assert url.startswith("data:image/jpeg;base64,") and len(url) < 4000
+
+
+# --------------------------------------------------------------------------- Latent map
+
+
+def test_latent_map_trains_then_link_shows_it_at_once(env):
+    at = _app({"emb": "pixels"}, page="pages/3_Latent_map.py")
+    assert not at.exception, at.exception
+    train = [b for b in at.button if b.label == "Train the map"]
+    if train:  # not in the store yet
+        train[0].click().run()
+    assert not at.exception, at.exception
+    assert len(at.get("vega_lite_chart")) == 1
+    assert any("frames of 1 video" in c.value for c in at.caption)
+    # one short video: too few frames to train, so PCA to 2-D, and the page says so
+    assert any("PCA" in i.value for i in at.info)
+    assert len(at.get("image")) == 1  # the poster preview
+    labels = [b.label for b in at.get("download_button")]
+    assert labels == ["Poster PNG", "Poster PDF"]
+    params = {k: ui.qp_get(at.query_params, k) for k in at.query_params}
+    assert params["videos"] == _sha(env) and params["cols"] == "6"
+
+    params["cols"] = "4"
+    other = _app(params, page="pages/3_Latent_map.py")  # a teammate opens the link
+    assert not other.exception
+    assert not [b for b in other.button if b.label == "Train the map"]
+    assert any("loaded from the store" in c.value for c in other.caption)
+    assert other.number_input(key="poster_cols").value == 4
+
+
+def test_latent_map_poster_bytes(env):
+    from summarizer.latent import LatentSettings, map_videos
+    from summarizer.pipeline import load_embedded
+    from summarizer.poster import PosterSettings
+
+    store = Store(env)
+    ev = load_embedded(store, _sha(env), ui.sample_settings(), _pixels())
+    lmap = map_videos([ev], LatentSettings(), store)
+    png, layout = ui.render_poster_bytes(
+        [ev], lmap, PosterSettings(cols=3, rows=2, size_px=(300, 200))
+    )
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(layout["tiles"]) == 6
+    pdf, _ = ui.render_poster_bytes(
+        [ev], lmap, PosterSettings(cols=3, rows=2, size_px=(300, 200)), "pdf"
+    )
+    assert pdf[:5] == b"%PDF-"
