@@ -158,10 +158,14 @@ class _FfInfo:
     has_audio: bool
     is_image: bool
     message: str
+    width: int = 0  # as displayed (rotation applied)
+    height: int = 0
+    container: str = ""  # ffmpeg's demuxer name, e.g. "mov,mp4,m4a,3gp,3g2,mj2"
 
 
 def _ffmpeg_info(path: Path) -> _FfInfo:
-    """Ask ffmpeg (``-i``) what a file is; used to explain why decord could not open it."""
+    """Ask ffmpeg (``-i``) what a file is: to explain why decord could not open it, and to
+    size the ffmpeg fallback decoder."""
     import imageio_ffmpeg
 
     try:
@@ -170,20 +174,38 @@ def _ffmpeg_info(path: Path) -> _FfInfo:
             capture_output=True,
             text=True,
             errors="replace",
-            timeout=30,
+            timeout=60,
         )
         err = proc.stderr
     except (OSError, subprocess.TimeoutExpired) as exc:
         return _FfInfo(False, False, False, False, str(exc))
     streams = [ln for ln in err.splitlines() if re.search(r"Stream #\d+:\d+.*: (Video|Audio)", ln)]
-    video = [ln for ln in streams if ": Video:" in ln]
-    has_video = any(not re.search(r"\(attached pic\)", ln) for ln in video)
+    video = [ln for ln in streams if ": Video:" in ln and "(attached pic)" not in ln]
+    has_video = bool(video)
     is_image = bool(re.search(r"Input #0, (png_pipe|jpeg_pipe|image2|webp_pipe|bmp_pipe)", err))
     lines = [ln.strip() for ln in err.splitlines() if ln.strip()]
     bad = [ln for ln in lines if "Invalid data" in ln or "moov atom" in ln or "error" in ln.lower()]
     msg = bad[0] if bad else (lines[-1] if lines else "")
     msg = re.sub(r"^\[[^\]]*\]\s*", "", msg)
-    return _FfInfo("Input #0" in err, has_video, bool(streams) and not has_video, is_image, msg)
+    width = height = 0
+    if video:
+        m = re.search(r", (\d{1,5})x(\d{1,5})[, \[]", video[0] + " ")
+        if m:
+            width, height = int(m.group(1)), int(m.group(2))
+        rot = re.search(r"rotation of (-?[\d.]+) degrees", err)
+        if rot and round(abs(float(rot.group(1)))) % 180 == 90:
+            width, height = height, width
+    fmt = re.search(r"Input #0, (.+?), from ", err)
+    return _FfInfo(
+        "Input #0" in err,
+        has_video,
+        bool(streams) and not has_video,
+        is_image,
+        msg,
+        width,
+        height,
+        fmt.group(1) if fmt else "",
+    )
 
 
 def _explain_open_failure(path: Path, exc: BaseException) -> InputError:
@@ -275,6 +297,8 @@ class _VideoIndex:
     width: int
     height: int
     keys: tuple[int, ...]
+    backend: str = "decord"  # "decord" | "ffmpeg" (fallback for files decord cannot read)
+    pts0: float = 0.0  # ffmpeg backend: stream time of the first frame
 
 
 def _index(path: Path) -> _VideoIndex:
@@ -288,7 +312,33 @@ def _index_cached(path: str, size: int, mtime_ns: int) -> _VideoIndex:
     return _build_index(Path(path))
 
 
+# Containers decord indexes and seeks correctly (checked frame by frame in the tests). In
+# others (MPEG-TS and MPEG-PS, raw H.264/HEVC streams, GIF, ...) decord returns wrong frames
+# or fails, so those go through the ffmpeg pipe.
+DECORD_CONTAINERS = frozenset({"mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "avi"})
+
+
 def _build_index(path: Path) -> _VideoIndex:
+    """Index a video: decord for the containers it handles, else (or when decord fails on a
+    file that ffmpeg reads) ffmpeg, whose pipe then decodes it."""
+    if path.stat().st_size == 0:
+        raise InputError(f"{path.name} is an empty file")
+    info = _ffmpeg_info(path)
+    usable = info.opened and info.has_video and not info.is_image
+    if usable and info.container not in DECORD_CONTAINERS:
+        return _ffmpeg_index(path, info)
+    try:
+        return _decord_index(path)
+    except InputError as err:
+        if not usable:
+            raise
+        try:
+            return _ffmpeg_index(path, info)
+        except InputError:
+            raise err from None
+
+
+def _decord_index(path: Path) -> _VideoIndex:
     vr = _open_reader(path)
     try:
         n = len(vr)
@@ -443,9 +493,13 @@ def iter_frames(
             f"(the video lasts {index.end_s:.2f} s)"
         )
     w, h = target_size(index.width, index.height, settings.short_side)
-    vr = _open_reader(p, *((w, h) if (w, h) != (index.width, index.height) else (-1, -1)))
     tail = settings.end_s is None
-    for b in _read(p, vr, index, wanted, settings.batch_frames, check_tail=tail):
+    if index.backend == "ffmpeg":
+        reader = _ffmpeg_read(p, index, wanted, settings.batch_frames, (w, h), check_tail=tail)
+    else:
+        vr = _open_reader(p, *((w, h) if (w, h) != (index.width, index.height) else (-1, -1)))
+        reader = _read(p, vr, index, wanted, settings.batch_frames, check_tail=tail)
+    for b in reader:
         if stats is not None:
             stats.frames += len(b)
         yield b
@@ -478,11 +532,197 @@ def read_frames(
         return FrameBatch(
             np.zeros(0, np.float64), np.zeros(0, np.int64), np.zeros((0, h, w, 3), np.uint8)
         )
-    vr = _open_reader(p, *((w, h) if (w, h) != (index.width, index.height) else (-1, -1)))
-    got = list(_read(p, vr, index, uniq, max(len(uniq), 1)))
+    if index.backend == "ffmpeg":
+        got = list(_ffmpeg_read(p, index, uniq, len(uniq), (w, h)))
+    else:
+        vr = _open_reader(p, *((w, h) if (w, h) != (index.width, index.height) else (-1, -1)))
+        got = list(_read(p, vr, index, uniq, len(uniq)))
+    if not got or len(got[0]) != len(uniq):
+        raise _truncated(p, index, int(uniq[-1]), None)
     b = got[0]
     pos = np.searchsorted(b.indices, ask)
     return FrameBatch(times_s=b.times_s[pos], indices=ask.copy(), images=b.images[pos])
+
+
+# --------------------------------------------------------------------------- ffmpeg fallback
+
+
+def _ffmpeg_index(path: Path, info: _FfInfo) -> _VideoIndex:
+    """Frame times and key frames from the packets (``-c copy -f framecrc``: no decoding)."""
+    import imageio_ffmpeg
+
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error"]
+    cmd += ["-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-"]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=600)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise InputError(f"{path.name} cannot be indexed: {exc}") from None
+    tb = 0.0
+    nopts = False
+    pts, durs, keys = [], [], []
+    for line in proc.stdout.splitlines():
+        if line.startswith("#tb 0:"):
+            num, _, den = line.split(":", 1)[1].strip().partition("/")
+            tb = float(num) / float(den or 1)
+            continue
+        if line.startswith("#") or not line.strip():
+            continue
+        fields = [f.strip() for f in line.split(",")]
+        if len(fields) < 5 or fields[0] != "0":
+            continue
+        pt, dur = int(fields[2]), int(fields[3])
+        if pt <= -(2**62):  # no pts (raw streams, MPEG-PS): frames are matched by order
+            nopts = True
+        pts.append(pt)
+        durs.append(dur)
+        flags = next((f for f in fields[5:] if f.startswith("F=")), None)
+        keys.append(flags is None or bool(int(flags[2:], 16) & 1))
+    if not pts or tb <= 0:
+        raise InputError(f"{path.name} has no frames")
+    if nopts:  # packets without times (raw streams, MPEG-PS): ask the decoder
+        return _ffmpeg_decoded_index(path, info)
+    order = np.argsort(np.asarray(pts, dtype=np.int64), kind="stable")
+    raw = np.asarray(pts, dtype=np.float64)[order] * tb
+    times = raw - raw[0]
+    step = float(np.median(np.diff(times))) if len(times) > 1 else 0.04
+    last_dur = float(np.asarray(durs)[order][-1]) * tb
+    end = float(times[-1] + (last_dur if last_dur > 0 else step))
+    n = len(times)
+    fps = n / end if end > 0 else 25.0
+    key_idx = tuple(int(i) for i in np.flatnonzero(np.asarray(keys)[order]))
+    if info.width <= 0 or info.height <= 0:
+        raise InputError(f"{path.name}: the video size is unknown")
+    times.setflags(write=False)
+    return _VideoIndex(
+        times,
+        end,
+        float(fps),
+        info.width,
+        info.height,
+        key_idx or (0,),
+        "ffmpeg",
+        float("nan") if nopts else float(raw[0]),
+    )
+
+
+def _ffmpeg_decoded_index(path: Path, info: _FfInfo) -> _VideoIndex:
+    """Frame times and key frames as the decoder outputs them (a full decode: slower, for
+    streams whose packets carry no usable times)."""
+    import imageio_ffmpeg
+
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "info"]
+    cmd += ["-i", str(path), "-map", "0:v:0", "-vf", "showinfo", "-fps_mode", "passthrough"]
+    cmd += ["-f", "null", "-"]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=3600)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise InputError(f"{path.name} cannot be indexed: {exc}") from None
+    rx = re.compile(r"Parsed_showinfo.*\bn:\s*\d+\s.*\bpts_time:\s*(\S+).*\biskey:\s*(\d)")
+    raw, keys = [], []
+    for line in proc.stderr.splitlines():
+        m = rx.search(line)
+        if m:
+            try:
+                raw.append(float(m.group(1)))
+            except ValueError:
+                continue
+            keys.append(m.group(2) == "1")
+    if not raw:
+        raise InputError(f"{path.name} has no frames that can be decoded")
+    t = np.asarray(raw, dtype=np.float64)
+    times = t - t[0]
+    step = float(np.median(np.diff(times))) if len(times) > 1 else 0.04
+    end = float(times[-1] + step)
+    if info.width <= 0 or info.height <= 0:
+        raise InputError(f"{path.name}: the video size is unknown")
+    key_idx = tuple(int(i) for i in np.flatnonzero(keys)) or (0,)
+    times.setflags(write=False)
+    fps = len(times) / end if end > 0 else 25.0
+    return _VideoIndex(
+        times, end, float(fps), info.width, info.height, key_idx, "ffmpeg", float(t[0])
+    )
+
+
+def _ffmpeg_read(
+    path: Path,
+    index: _VideoIndex,
+    wanted: np.ndarray,
+    batch: int,
+    size: tuple[int, int],
+    check_tail: bool = False,
+) -> Iterator[FrameBatch]:
+    """Decode through an ffmpeg pipe (scaled by ffmpeg), keeping the `wanted` frames.
+
+    Each decoded frame is matched to the index by its presentation time (showinfo).
+    """
+    import queue
+
+    import imageio_ffmpeg
+
+    w, h = size
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "info"]
+    cmd += ["-i", str(path), "-map", "0:v:0", "-vf", f"scale={w}:{h}:flags=bicubic,showinfo"]
+    cmd += ["-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+    proc = subprocess.Popen(
+        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    stamps: queue.Queue = queue.Queue()
+    rx = re.compile(rb"Parsed_showinfo.*\bpts_time:\s*(-?[0-9.eE+-]+)")
+
+    def drain() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            m = rx.search(line)
+            if m:
+                try:
+                    stamps.put(float(m.group(1)))
+                except ValueError:
+                    stamps.put(float("nan"))
+        stamps.put(None)
+
+    threading.Thread(target=drain, daemon=True).start()
+    nbytes = w * h * 3
+    want = np.asarray(wanted, dtype=np.int64)
+    n = len(index.times)
+    pos = 0  # next wanted position
+    last = -1
+    images: list[np.ndarray] = []
+    idxs: list[int] = []
+    try:
+        assert proc.stdout is not None
+        while pos < len(want) or (check_tail and last < n - 1):
+            buf = proc.stdout.read(nbytes)
+            if len(buf) < nbytes:
+                break
+            t = stamps.get(timeout=120)
+            if t is None:
+                break
+            if np.isnan(index.pts0) or np.isnan(t):  # no timestamps: the order is the index
+                k = min(last + 1, n - 1)
+            else:
+                rel = t - index.pts0
+                k = int(np.clip(np.searchsorted(index.times, rel), 0, n - 1))
+                if k > 0 and abs(index.times[k - 1] - rel) <= abs(index.times[k] - rel):
+                    k -= 1
+            last = max(last, k)
+            while pos < len(want) and want[pos] < k:
+                pos += 1  # a wanted frame the decoder did not deliver
+            if pos < len(want) and want[pos] == k:
+                images.append(np.frombuffer(buf, np.uint8).reshape(h, w, 3).copy())
+                idxs.append(k)
+                pos += 1
+                if len(images) >= batch:
+                    yield _batch(index, idxs, images)
+                    images, idxs = [], []
+    finally:
+        proc.kill()
+        proc.wait()
+    if last < 0:
+        raise InputError(f"{path.name} cannot be decoded (ffmpeg gave no frames)")
+    if check_tail and last < n - 3:
+        raise _truncated(path, index, last + 1, None)
+    if images:
+        yield _batch(index, idxs, images)
 
 
 # --------------------------------------------------------------------------- image folders

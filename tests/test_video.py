@@ -273,6 +273,68 @@ def test_read_frames_matches_iter_frames(cfr):
     np.testing.assert_allclose(b.times_s, times[::-1])
 
 
+# --------------------------------------------------------------------------- ffmpeg fallback
+
+
+CONTAINERS = {  # extension: (ffmpeg output args, which decoder reads it)
+    "mp4": (["-c:v", "libx264", "-g", "50", "-pix_fmt", "yuv420p"], "decord"),
+    "mov": (["-c:v", "libx264", "-g", "50", "-pix_fmt", "yuv420p"], "decord"),
+    "mkv": (["-c:v", "libx264", "-g", "50", "-pix_fmt", "yuv420p"], "decord"),
+    "webm": (["-c:v", "libvpx-vp9", "-g", "50", "-b:v", "300k"], "decord"),
+    "avi": (["-c:v", "mpeg4", "-q:v", "2", "-g", "50"], "decord"),
+    "ts": (["-c:v", "libx264", "-g", "50", "-pix_fmt", "yuv420p"], "ffmpeg"),
+    "mpg": (["-c:v", "mpeg2video", "-q:v", "2", "-g", "12"], "ffmpeg"),
+    "h264": (["-c:v", "libx264", "-g", "50", "-pix_fmt", "yuv420p"], "ffmpeg"),
+    "gif": (["-frames:v", "50"], "ffmpeg"),
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(CONTAINERS))
+def test_containers_give_the_right_frames(coded, tmp_path, fmt):
+    """Every container gives the frames it says, sparse or dense. decord misreads MPEG-TS
+    (wrong frames) and MPEG-PS (wrong seeks) and cannot open raw H.264 or GIF: those go
+    through the ffmpeg pipe."""
+    args, backend = CONTAINERS[fmt]
+    out = tmp_path / f"coded.{fmt}"
+    ffmpeg("-i", str(coded), *args, str(out))
+    assert video._index(out).backend == backend
+    n = 50 if fmt == "gif" else 300
+    p = video.probe(out)
+    assert p.frame_count == n and (p.width, p.height) == (160, 120)
+    assert p.fps == pytest.approx(25.0, rel=0.02)
+    for s in (
+        SampleSettings(fps=5, short_side=60),
+        SampleSettings(fps=0.3, short_side=60),  # far apart: seeks
+        SampleSettings(fps=None, keyframes_only=True, short_side=60),
+    ):
+        times, idx, images, _ = collect(out, s)
+        assert images.shape[1:] == (60, 80, 3)
+        # MPEG-PS packets carry few times; the decoder's guesses are up to a frame off
+        tol = 0.045 if fmt == "mpg" else 1e-3
+        if s.fps == 5 and fmt != "mpg":
+            np.testing.assert_array_equal(idx, np.arange(0, n, 5))
+        np.testing.assert_allclose(times, idx / 25.0, atol=tol)
+        if fmt != "gif":  # GIF's palette changes the grey levels
+            np.testing.assert_allclose(code_of(images), (idx * 7) % 200 + 20, atol=3)
+    b = video.read_frames(out, [n - 1, 7, 0, 7])
+    assert list(b.indices) == [n - 1, 7, 0, 7] and b.images.shape == (4, 120, 160, 3)
+    if fmt != "gif":
+        np.testing.assert_allclose(code_of(b.images), (b.indices * 7) % 200 + 20, atol=3)
+
+
+def test_transport_stream_decord_cannot_decode(tmp_path):
+    """A TS file on which decord fails even at the first frame still gives every frame."""
+    out = tmp_path / "clip.ts"
+    ffmpeg(
+        "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=3",
+        "-c:v", "libx264", "-pix_fmt", "yuv420p", "-f", "mpegts", str(out),
+    )  # fmt: skip
+    times, idx, images, _ = collect(out, SampleSettings(fps=None, short_side=120))
+    np.testing.assert_array_equal(idx, np.arange(75))
+    np.testing.assert_allclose(times, idx / 25.0, atol=1e-3)
+    assert images.shape == (75, 120, 160, 3) and images.std() > 10
+
+
 # --------------------------------------------------------------------------- image folders
 
 
