@@ -51,12 +51,16 @@ class SeamSettings:
     """How seams, segments and keyframes are found (YAML section ``seams:``).
 
     metric: successor distance, "euclidean" (on L2-normalised rows) or "cosine" (1 - cos).
+    persist: frames on each side a change must last (1: the plain successor distance; see
+        `successor_distances`).
     threshold: "fixed" | "dynamic" | "robust" (see the module docstring).
     fixed: the threshold of the fixed mode.
     k: how many (robust) standard deviations above the rolling centre a seam must be.
     window_s: length of the centred rolling window in seconds.
     floor: the adaptive thresholds never go below this.
     merge_s: seams closer than this are one seam (the stronger is kept).
+    prominence: a seam's peak must stand out from its surroundings by this fraction of its
+        height (see `pick_seams`).
     surveyor: adapt the threshold per window with the KNN embedding surveyor.
     surveyor_window_s / surveyor_step_s: the surveyor's sliding windows.
     surveyor_k_min: the smallest neighbourhood the surveyor starts growing from.
@@ -68,13 +72,15 @@ class SeamSettings:
     """
 
     metric: str = "euclidean"
+    persist: int = 2
     threshold: str = "dynamic"
-    fixed: float = 0.2
+    fixed: float = 0.4
     k: float = 3.0
     window_s: float = 30.0
-    floor: float = 0.1
+    floor: float = 0.3
     merge_s: float = 1.0
-    surveyor: bool = False
+    prominence: float = 0.3
+    surveyor: bool = True
     surveyor_window_s: float = 30.0
     surveyor_step_s: float = 10.0
     surveyor_k_min: int = 5
@@ -87,6 +93,10 @@ class SeamSettings:
 
     def __post_init__(self) -> None:
         _check(self.metric in METRICS, f"metric must be euclidean or cosine, got {self.metric!r}")
+        _check(
+            isinstance(self.persist, int) and 1 <= self.persist <= 10,
+            f"persist must be an integer from 1 to 10, got {self.persist!r}",
+        )
         _check(
             self.threshold in MODES,
             f"threshold must be fixed, dynamic or robust, got {self.threshold!r}",
@@ -103,6 +113,10 @@ class SeamSettings:
         _check(_finite(self.floor) and self.floor >= 0, f"floor must be >= 0, got {self.floor}")
         _check(
             _finite(self.merge_s) and self.merge_s >= 0, f"merge_s must be >= 0, got {self.merge_s}"
+        )
+        _check(
+            _finite(self.prominence) and 0 <= self.prominence <= 1,
+            f"prominence must be in [0, 1], got {self.prominence}",
         )
         _check(
             isinstance(self.surveyor, bool),
@@ -201,25 +215,51 @@ def check_inputs(
 # --------------------------------------------------------------------------- distances
 
 
+def _lag_distances(e: np.ndarray, norms: np.ndarray, lag: int, metric: str) -> np.ndarray:
+    """Distance between frame j and frame j + lag, for j = 0..N-1-lag (float64)."""
+    dot = np.einsum("ij,ij->i", e[lag:], e[:-lag]).astype(np.float64)
+    n = np.maximum(norms, 1e-12)
+    cos = np.clip(dot / (n[lag:] * n[:-lag]), -1.0, 1.0)
+    # A zero row (no information) is as far from everything as an orthogonal one.
+    cos[(norms[lag:] < 1e-12) | (norms[:-lag] < 1e-12)] = 0.0
+    return np.sqrt(2.0 - 2.0 * cos) if metric == "euclidean" else 1.0 - cos
+
+
 def successor_distances(
-    embeddings: np.ndarray, times_s: np.ndarray, metric: str = "euclidean"
+    embeddings: np.ndarray, times_s: np.ndarray, metric: str = "euclidean", persist: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:
     """Distance between each frame and the next, and the time of each (frame midpoints).
 
     On L2-normalised rows (normalised here if they are not): euclidean ``||e_{i+1} - e_i||``
     in [0, 2]; cosine ``1 - <e_{i+1}, e_i>`` in [0, 2] (= euclidean**2 / 2). Computed from
     row dot products (float32, absolute error ~1e-4), never materialising a difference matrix.
-    Returns (times float64 (N-1,), distances float64 (N-1,)).
+
+    ``persist = p > 1`` asks that a change lasts: the score between frames i and i+1 is the
+    *smallest* distance between any of the p frames up to i and any of the p frames from
+    i+1 on. A cut keeps its full distance (everything before differs from everything after);
+    a one-frame flash, brightness flicker or decoding glitch does not (some frame after looks
+    like some frame before again). Where fewer than p frames exist on a side (the first and
+    last p-1 steps) the score is 0: a change there cannot be confirmed.
+    Returns (times float64 (N-1,), scores float64 (N-1,)).
     """
     e, t, norms = check_inputs(embeddings, times_s)
     if metric not in METRICS:
         raise SettingsError(f"metric must be euclidean or cosine, got {metric!r}")
-    dot = np.einsum("ij,ij->i", e[1:], e[:-1]).astype(np.float64)
-    n = np.maximum(norms, 1e-12)
-    cos = np.clip(dot / (n[1:] * n[:-1]), -1.0, 1.0)
-    # A zero row (no information) is as far from everything as an orthogonal one.
-    cos[(norms[1:] < 1e-12) | (norms[:-1] < 1e-12)] = 0.0
-    d = np.sqrt(2.0 - 2.0 * cos) if metric == "euclidean" else 1.0 - cos
+    if not (isinstance(persist, int) and persist >= 1):
+        raise SettingsError(f"persist must be an integer >= 1, got {persist!r}")
+    n = len(e)
+    d = _lag_distances(e, norms, 1, metric)
+    if persist > 1:
+        steps = np.arange(n - 1)
+        for lag in range(2, 2 * persist):
+            dl = _lag_distances(e, norms, lag, metric) if lag < n else np.zeros(0)
+            # Pairs (a, a + lag) straddle step i when i - p < a <= i and a + lag <= i + p.
+            for back in range(max(0, lag - persist), min(lag, persist)):
+                a = steps - back  # a = i - back, b = a + lag = i + (lag - back)
+                ok = (a >= 0) & (a < len(dl))
+                d[ok] = np.minimum(d[ok], dl[a[ok]])
+        d[: persist - 1] = 0.0
+        d[max(0, n - persist) :] = 0.0
     return (t[1:] + t[:-1]) / 2.0, d
 
 
@@ -307,40 +347,56 @@ def threshold_curve(
 
 
 def pick_seams(
-    distances: np.ndarray, times_s: np.ndarray, thresholds: np.ndarray, merge_s: float = 1.0
+    distances: np.ndarray,
+    times_s: np.ndarray,
+    thresholds: np.ndarray,
+    merge_s: float = 1.0,
+    prominence: float = 0.3,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Seams where `distances` > `thresholds`.
+    """Seams: peaks of `distances` above `thresholds` that stand out from their surroundings.
 
-    Each run of consecutive samples above the threshold is one seam at the distance-weighted
-    mean time of the run (a dissolve's middle; a hard cut's own time). Seams whose times are
-    closer than `merge_s` become one: the one with the stronger peak is kept.
-    Returns (positions: int64 index of the peak distance of each seam, seam times float64).
+    1. Candidates are the local maxima above the threshold (`scipy.signal.find_peaks`).
+    2. A candidate is kept when its topographic prominence is at least `prominence` times its
+       height: two cuts around a busy shot (a fast pan whose distances stay high) are two
+       seams, the ripples of the busy shot between them are none.
+    3. Its time is the distance-weighted mean time of the contiguous samples around the peak
+       that reach half its height (at most 4 samples each way): a hard cut's own time, a
+       dissolve's middle.
+    4. Seams closer than `merge_s` seconds become one: the stronger is kept.
+    Returns (positions: int64 index of each seam's peak distance, seam times float64).
     """
+    from scipy.signal import find_peaks
+
     d = np.asarray(distances, dtype=np.float64)
     t = np.asarray(times_s, dtype=np.float64)
-    above = d > np.asarray(thresholds, dtype=np.float64)
-    if not above.any():
+    thr = np.broadcast_to(np.asarray(thresholds, dtype=np.float64), d.shape)
+    if not (d > thr).any():
         return np.zeros(0, dtype=np.int64), np.zeros(0)
-    edges = np.diff(np.concatenate([[0], above.astype(np.int8), [0]]))
-    starts = np.flatnonzero(edges == 1)
-    stops = np.flatnonzero(edges == -1)  # exclusive
-    run_id = np.cumsum(edges[:-1] == 1) - 1  # valid where above
-    idx = np.flatnonzero(above)
-    rid = run_id[idx]
-    w = d[idx]
-    wsum = np.bincount(rid, weights=w, minlength=len(starts))
-    tsum = np.bincount(rid, weights=w * t[idx], minlength=len(starts))
-    seam_t = np.where(wsum > 0, tsum / np.maximum(wsum, 1e-300), t[starts])
-    # Peak of each run: reduceat of max, then the first index reaching it.
-    peak_val = np.maximum.reduceat(d[idx], np.concatenate([[0], np.cumsum(stops - starts)[:-1]]))
-    is_peak = d[idx] == peak_val[rid]
-    first = np.full(len(starts), -1, dtype=np.int64)
-    pk = idx[is_peak][::-1]
-    first[rid[is_peak][::-1]] = pk  # reversed so the earliest index wins
-    positions = first
+    padded = np.concatenate([[-1.0], d, [-1.0]])  # so the first and last samples can be peaks
+    peaks, props = find_peaks(padded, prominence=0.0)
+    peaks -= 1
+    prom = props["prominences"]
+    keep = (d[peaks] > thr[peaks]) & (prom >= prominence * d[peaks])
+    positions = peaks[keep].astype(np.int64)
+    if len(positions) == 0:
+        return positions, np.zeros(0)
+    # Half-height neighbourhood of each peak, contiguous, within +-4 samples.
+    span = 4
+    offs = np.arange(-span, span + 1)
+    idx = positions[:, None] + offs[None, :]
+    valid = (idx >= 0) & (idx < len(d))
+    vals = np.where(valid, d[np.clip(idx, 0, len(d) - 1)], -1.0)
+    level = np.maximum(0.5 * d[positions], 0.0)[:, None]
+    ok = vals >= level
+    right = np.cumprod(ok[:, span:], axis=1).astype(bool)
+    left = np.cumprod(ok[:, span::-1], axis=1).astype(bool)[:, ::-1]
+    member = np.concatenate([left[:, :-1], right], axis=1)
+    w = np.where(member, vals, 0.0)
+    tt = t[np.clip(idx, 0, len(d) - 1)]
+    seam_t = (w * tt).sum(axis=1) / np.maximum(w.sum(axis=1), 1e-300)
     if merge_s > 0 and len(positions) > 1:
         positions, seam_t = _merge_close(positions, seam_t, d[positions], merge_s)
-    return positions.astype(np.int64), seam_t
+    return positions, seam_t
 
 
 def _merge_close(
@@ -366,13 +422,13 @@ def detect_seams(
 ) -> SeamCurve:
     """Successor distances, the threshold curve and the seams of one video's frames."""
     settings = settings or SeamSettings()
-    t_d, d = successor_distances(embeddings, times_s, settings.metric)
+    t_d, d = successor_distances(embeddings, times_s, settings.metric, settings.persist)
     thr = threshold_curve(d, t_d, settings)
     if settings.surveyor and settings.threshold != "fixed":
         from summarizer.surveyor import survey_thresholds
 
         thr = survey_thresholds(d, t_d, thr, settings)
-    positions, seams_s = pick_seams(d, t_d, thr, settings.merge_s)
+    positions, seams_s = pick_seams(d, t_d, thr, settings.merge_s, settings.prominence)
     return SeamCurve(
         times_s=t_d, distances=d, thresholds=thr, seam_positions=positions, seams_s=seams_s
     )

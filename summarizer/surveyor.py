@@ -72,6 +72,68 @@ def window_factor(
     return factor, k_star, theta
 
 
+def _windows(t: np.ndarray, window_s: float, step_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """[lo, hi) sample ranges of the sliding windows (step 1 of the rule)."""
+    start, last = float(t[0]), float(t[-1])
+    n_windows = max(1, int(np.ceil(max(last - start - window_s, 0.0) / step_s)) + 1)
+    starts = start + step_s * np.arange(n_windows)
+    lo = np.searchsorted(t, starts, side="left")
+    hi = np.searchsorted(t, starts + window_s, side="left")
+    hi[-1] = len(t)  # the last window runs to the end
+    return lo, hi
+
+
+def window_factors(
+    distances: np.ndarray, base: np.ndarray, lo: np.ndarray, hi: np.ndarray, settings: SeamSettings
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Steps 2-4 for all windows at once: (factor, K*, theta) per window.
+
+    The same rule as `window_factor`, vectorised over a (windows, longest window) matrix: in
+    one dimension the K nearest neighbours of the median are the first K scores sorted by
+    their distance to it, so a row sort is an exact brute-force KNN.
+    """
+    d = np.asarray(distances, dtype=np.float64)
+    b = np.asarray(base, dtype=np.float64)
+    n = (hi - lo).astype(np.int64)
+    width = int(n.max())
+    cols = np.arange(width)
+    idx = lo[:, None] + cols[None, :]
+    inside = cols[None, :] < n[:, None]
+    safe = np.minimum(idx, len(d) - 1)
+    s = np.where(inside, d[safe], np.inf)
+    rows = np.arange(len(n))
+    srt = np.sort(s, axis=1)
+    med = (srt[rows, (n - 1) // 2] + srt[rows, n // 2]) / 2.0
+    scale = np.maximum(med, 1e-6)
+    dist = np.abs(s - med[:, None])  # inf outside the window
+    order = np.argsort(dist, axis=1, kind="stable")
+    near = np.take_along_axis(s, order, axis=1)
+    ndist = np.take_along_axis(dist, order, axis=1)
+    ks = np.arange(1, width + 1, dtype=np.float64)
+    fin_near = np.where(np.isfinite(near), near, 0.0)
+    fin_dist = np.where(np.isfinite(ndist), ndist, 0.0)
+    mean_dist = np.cumsum(fin_dist, axis=1) / ks
+    c1 = np.cumsum(fin_near, axis=1) / ks
+    c2 = np.cumsum(fin_near * fin_near, axis=1) / ks
+    spread = np.sqrt(np.maximum(c2 - c1 * c1, 0.0))
+    tight = (mean_dist <= settings.surveyor_mean_target * scale[:, None]) & (
+        spread <= settings.surveyor_std_target * scale[:, None]
+    )
+    tight &= cols[None, :] < n[:, None]
+    k0 = np.minimum(settings.surveyor_k_min, n)
+    # K grows from k0 while tight: K* = (first failing K >= k0) - 1, at least k0.
+    fails = ~tight & (cols[None, :] + 1 >= k0[:, None])
+    first_fail = np.where(fails.any(axis=1), fails.argmax(axis=1) + 1, n + 1)
+    k_star = np.maximum(first_fail - 1, k0)
+    mean_b = c1[rows, k_star - 1]
+    std_b = spread[rows, k_star - 1]
+    theta = mean_b + settings.k * std_b
+    bsrt = np.sort(np.where(inside, b[safe], np.inf), axis=1)
+    ref = np.maximum((bsrt[rows, (n - 1) // 2] + bsrt[rows, n // 2]) / 2.0, 1e-12)
+    factor = np.clip(theta / ref, *FACTOR_RANGE)
+    return factor, k_star, theta
+
+
 def survey_thresholds(
     distances: np.ndarray, times_s: np.ndarray, base: np.ndarray, settings: SeamSettings
 ) -> np.ndarray:
@@ -81,20 +143,19 @@ def survey_thresholds(
     b = np.asarray(base, dtype=np.float64)
     if len(d) < MIN_SCORES:
         return b.copy()
-    log_sum = np.zeros_like(d)
-    count = np.zeros_like(d)
-    start, last = float(t[0]), float(t[-1])
-    w, step = settings.surveyor_window_s, settings.surveyor_step_s
-    n_windows = max(1, int(np.ceil(max(last - start - w, 0.0) / step)) + 1)
-    starts = start + step * np.arange(n_windows)
-    lo = np.searchsorted(t, starts, side="left")
-    hi = np.searchsorted(t, starts + w, side="left")
-    hi[-1] = len(t)  # the last window runs to the end
-    for a, z in zip(lo.tolist(), hi.tolist(), strict=True):
-        if z - a < MIN_SCORES:
-            continue
-        f, _, _ = window_factor(d[a:z], b[a:z], settings)
-        log_sum[a:z] += np.log(f)
-        count[a:z] += 1
-    factor = np.exp(np.divide(log_sum, count, out=np.zeros_like(d), where=count > 0))
-    return np.maximum(b * factor, settings.floor)
+    lo, hi = _windows(t, settings.surveyor_window_s, settings.surveyor_step_s)
+    use = (hi - lo) >= MIN_SCORES
+    if not use.any():
+        return b.copy()
+    lo, hi = lo[use], hi[use]
+    factor, _, _ = window_factors(d, b, lo, hi, settings)
+    # Sum of log factors and count of covering windows per sample, by difference arrays.
+    acc = np.zeros(len(d) + 1)
+    cnt = np.zeros(len(d) + 1)
+    np.add.at(acc, lo, np.log(factor))
+    np.add.at(acc, hi, -np.log(factor))
+    np.add.at(cnt, lo, 1.0)
+    np.add.at(cnt, hi, -1.0)
+    log_sum, count = np.cumsum(acc)[:-1], np.cumsum(cnt)[:-1]
+    mean_log = np.divide(log_sum, count, out=np.zeros_like(d), where=count > 0.5)
+    return np.maximum(b * np.exp(mean_log), settings.floor)

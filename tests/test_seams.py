@@ -98,17 +98,47 @@ def test_dissolve_is_one_seam_at_its_middle():
     assert abs(curve.seams_s[0] - 10.0) <= 0.25
 
 
-def test_pick_seams_runs_and_merge():
+def test_pick_seams_peaks_centroids_and_merge():
     d = np.array([0, 1, 3, 2, 0, 0, 5, 0, 0, 0, 4, 0], dtype=float)
     t = np.arange(len(d), dtype=float)
     thr = np.full_like(d, 0.5)
     pos, ts = pick_seams(d, t, thr, merge_s=0.0)
     np.testing.assert_array_equal(pos, [2, 6, 10])
-    assert ts[0] == pytest.approx((1 * 1 + 3 * 2 + 2 * 3) / 6)
-    pos, ts = pick_seams(d, t, thr, merge_s=5.0)  # 2.0 and 6 are close: 6 is stronger
+    assert ts[0] == pytest.approx((3 * 2 + 2 * 3) / 5)  # 1 < 3 / 2 is not in the half-height
+    np.testing.assert_allclose(ts[1:], [6.0, 10.0])
+    pos, ts = pick_seams(d, t, thr, merge_s=5.0)  # 2.4 and 6 are close: 6 is stronger
     np.testing.assert_array_equal(pos, [6])
     pos, ts = pick_seams(d, t, np.full_like(d, 10.0))
     assert len(pos) == 0 and len(ts) == 0
+    # A peak at the very first sample counts.
+    pos, _ = pick_seams(np.array([3.0, 0.1, 0.1]), np.arange(3.0), 0.5)
+    np.testing.assert_array_equal(pos, [0])
+
+
+def test_busy_shot_between_two_cuts_gives_two_seams():
+    # Two cuts around a fast pan whose distances stay above the threshold.
+    d = np.array([0.1, 0.1, 1.3, 0.55, 0.57, 0.57, 0.58, 0.53, 0.61, 1.15, 0.1, 0.1])
+    t = np.arange(len(d)) * 0.5
+    pos, ts = pick_seams(d, t, np.full_like(d, 0.4), merge_s=1.0, prominence=0.3)
+    np.testing.assert_array_equal(pos, [2, 9])
+    np.testing.assert_allclose(ts, [1.0, 4.5], atol=0.25)
+
+
+def test_persist_ignores_one_frame_flashes_and_flicker():
+    rng = np.random.default_rng(2)
+    base = rng.normal(size=64)
+    e = np.tile(base, (40, 1)) + rng.normal(size=(40, 64)) * 0.01
+    e[10] = rng.normal(size=64)  # a one-frame flash
+    e[25:] = rng.normal(size=64)  # a real cut before frame 25
+    t = np.arange(40) / 2.0
+    _, d1 = successor_distances(e, t, persist=1)
+    _, d2 = successor_distances(e, t, persist=2)
+    assert d1[9] > 1.0 and d1[10] > 1.0  # the flash is two big steps for the plain distance
+    assert d2[9] < 0.1 and d2[10] < 0.1  # gone when the change must last 2 frames
+    assert d2[24] > 1.0  # the cut stays
+    assert d2[0] == 0.0 and d2[-1] == 0.0  # a change cannot be confirmed at the ends
+    curve = detect_seams(e, t, SeamSettings(persist=2))
+    np.testing.assert_allclose(curve.seams_s, [12.25])
 
 
 def test_dense_cuts_inflate_the_dynamic_std_and_the_surveyor_lowers_it():
@@ -187,3 +217,20 @@ def _timed(fn, *args):
     t0 = time.perf_counter()
     fn(*args)
     return time.perf_counter() - t0
+
+
+def test_vectorised_surveyor_matches_the_sklearn_rule():
+    from summarizer.surveyor import _windows, window_factors
+
+    rng = np.random.default_rng(11)
+    d = rng.gamma(2.0, 0.1, 2000)
+    d[rng.random(2000) < 0.05] += 1.0  # cuts
+    t = np.sort(rng.uniform(0, 1000, 2000))
+    b = rng.uniform(0.2, 0.5, 2000)
+    s = SeamSettings()
+    lo, hi = _windows(t, s.surveyor_window_s, s.surveyor_step_s)
+    factor, k_star, theta = window_factors(d, b, lo, hi, s)
+    for i, (a, z) in enumerate(zip(lo, hi, strict=True)):
+        f, k, th = window_factor(d[a:z], b[a:z], s)
+        assert (f, k) == (pytest.approx(factor[i]), k_star[i])
+        assert th == pytest.approx(theta[i])

@@ -220,6 +220,7 @@ def _folders(refs) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from summarizer.errors import InputError
     from summarizer.pipeline import TqdmProgress, embed_video, open_video
     from summarizer.segments import segment_video
     from summarizer.store import Store
@@ -234,7 +235,10 @@ def run(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         with TqdmProgress(ref.name, disable=True if args.quiet else None) as bar:
             ev = embed_video(ref, sample, embed, store, progress=bar)
-        seg = segment_video(ev, settings)
+        try:
+            seg = segment_video(ev, settings)
+        except InputError as exc:
+            raise InputError(f"{ref.name}: {exc}") from None
         out_dir = args.out / folder
         write_outputs(
             out_dir,

@@ -1,0 +1,224 @@
+"""Seam detection quality and speed on synthetic videos with known cuts.
+
+Builds (with `summarizer.synth`) a suite of videos:
+- hard_cuts: shots of different scenes (static, pan, zoom, flicker, moving object) joined by
+  hard cuts;
+- dissolves: the same kind of shots joined by 1-1.5 s dissolves (the true cut is the middle);
+- static, pan, zoom, flicker, motion: one shot each, which must give zero seams.
+
+Every video goes through the real pipeline (decode at 2 fps, embed, store) with the pixels
+embedder and with ViT-B-32 with random weights (a local checkpoint), then through
+`summarizer.seams.detect_seams` with a fixed threshold, the dynamic threshold, the dynamic
+threshold + the KNN surveyor, and the robust threshold. It prints F1 (tolerance 0.5 s) per
+case for the cut videos and the number of seams for the one-shot videos, then the time to
+find seams in 10 000 embeddings. The last line is one JSON object.
+
+    python benchmarks/bench_seams.py [--seeds 101 102 103] [--no-clip]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from summarizer.evaluate import score_seams  # noqa: E402
+from summarizer.seams import SeamSettings, detect_seams  # noqa: E402
+from summarizer.settings import EmbedSettings, SampleSettings  # noqa: E402
+from summarizer.synth import Shot, make_video  # noqa: E402
+
+CUT_CASES = ("hard_cuts", "dissolves")
+STILL_CASES = ("static", "pan", "zoom", "flicker", "motion")
+KINDS = ("static", "pan", "zoom", "flicker", "motion")
+SIZE = (320, 240)
+FPS = 25.0
+
+
+def methods() -> dict[str, SeamSettings]:
+    d = SeamSettings()
+    return {
+        "fixed": d.replace(threshold="fixed"),
+        "dynamic": d.replace(threshold="dynamic", surveyor=False),
+        "dynamic+surveyor": d.replace(threshold="dynamic", surveyor=True),
+        "robust": d.replace(threshold="robust", surveyor=False),
+    }
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    path: Path
+    cuts: tuple[float, ...]
+
+
+def build_suite(folder: Path, seed: int) -> list[Case]:
+    """The suite's videos for one seed (scene seeds and durations drawn from it)."""
+    rng = np.random.default_rng(seed)
+    scene = iter(rng.permutation(10_000)[:64].tolist())
+    cases = []
+
+    def shots(n: int, transition: str) -> list[Shot]:
+        out = []
+        for i in range(n):
+            out.append(
+                Shot(
+                    kind=str(rng.choice(KINDS)),
+                    duration_s=float(rng.uniform(3.0, 8.0)),
+                    seed=next(scene),
+                    transition=transition if i else "cut",
+                    transition_s=float(rng.uniform(1.0, 1.5)),
+                )
+            )
+        return out
+
+    for name, transition in (("hard_cuts", "cut"), ("dissolves", "dissolve")):
+        path = folder / f"{name}_{seed}.mp4"
+        cuts = make_video(path, shots(9, transition), fps=FPS, size=SIZE)
+        cases.append(Case(name, path, tuple(cuts)))
+    for kind in STILL_CASES:
+        path = folder / f"{kind}_{seed}.mp4"
+        make_video(path, [Shot(kind, float(rng.uniform(10.0, 14.0)), seed=next(scene))], FPS, SIZE)
+        cases.append(Case(kind, path, ()))
+    return cases
+
+
+def embed_suite(cases: list[Case], embed: EmbedSettings, store) -> dict[Path, object]:
+    from summarizer.pipeline import embed_video, open_video
+
+    sample = SampleSettings()
+    return {
+        c.path: embed_video(open_video(c.path, store, sample), sample, embed, store) for c in cases
+    }
+
+
+def evaluate(cases: list[Case], embedded: dict[Path, object]) -> dict[str, dict[str, list[float]]]:
+    """method -> case -> list of values (F1 for cut cases, seam count for still ones)."""
+    out: dict[str, dict[str, list[float]]] = {}
+    for mname, settings in methods().items():
+        per = out.setdefault(mname, {})
+        for c in cases:
+            ev = embedded[c.path]
+            curve = detect_seams(ev.embeddings, ev.times_s, settings)
+            if c.name in CUT_CASES:
+                value = score_seams(curve.seams_s, c.cuts, 0.5).f1
+            else:
+                value = float(len(curve.seams_s))
+            per.setdefault(c.name, []).append(value)
+    return out
+
+
+def time_seams(n: int = 10_000, dim: int = 512, repeats: int = 7) -> dict[str, float]:
+    """Median wall time (ms) of detect_seams on n embeddings (shots + noise), per method."""
+    rng = np.random.default_rng(0)
+    shot_id = np.cumsum(rng.random(n) < 0.02)
+    centres = rng.normal(size=(shot_id[-1] + 1, dim))
+    e = centres[shot_id] + 0.3 * rng.normal(size=(n, dim))
+    e = (e / np.linalg.norm(e, axis=1, keepdims=True)).astype(np.float32)
+    t = np.arange(n) / 2.0
+    res = {}
+    for mname, settings in methods().items():
+        detect_seams(e, t, settings)
+        runs = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            detect_seams(e, t, settings)
+            runs.append(time.perf_counter() - t0)
+        res[mname] = float(np.median(runs) * 1000)
+    return res
+
+
+def summarise(values: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, float]]:
+    """Mean F1 per cut case; total seams per still case."""
+    return {
+        m: {c: (float(np.mean(v)) if c in CUT_CASES else float(np.sum(v))) for c, v in per.items()}
+        for m, per in values.items()
+    }
+
+
+def print_table(title: str, table: dict[str, dict[str, float]]) -> None:
+    cases = list(next(iter(table.values())).keys())
+    print(f"\n{title}   (F1 for cut videos, number of seams for one-shot videos)")
+    print(f"{'method':<18}" + "".join(f"{c:>11}" for c in cases))
+    for m, per in table.items():
+        cells = [f"{per[c]:>11.3f}" if c in CUT_CASES else f"{int(per[c]):>11d}" for c in cases]
+        print(f"{m:<18}" + "".join(cells))
+
+
+def targets(table: dict[str, float]) -> dict[str, bool]:
+    return {
+        "hard_cuts_f1>=0.95": table["hard_cuts"] >= 0.95,
+        "dissolves_f1>=0.8": table["dissolves"] >= 0.8,
+        "no_seams_static_pan_flicker": all(table[c] == 0 for c in ("static", "pan", "flicker")),
+        "no_seams_zoom_motion": all(table[c] == 0 for c in ("zoom", "motion")),
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[101, 102, 103])
+    ap.add_argument("--no-clip", action="store_true", help="skip ViT-B-32 (random weights)")
+    ap.add_argument("--keep", type=Path, default=None, help="keep the videos and store here")
+    args = ap.parse_args()
+
+    from summarizer.store import Store
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = args.keep or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        cases = [c for s in args.seeds for c in build_suite(work / "videos", s)]
+        build_s = time.perf_counter() - t0
+        store = Store(work / "store")
+        embedders = {"pixels": EmbedSettings(embedder="pixels")}
+        if not args.no_clip:
+            from summarizer.embed import save_random_checkpoint
+
+            ckpt = save_random_checkpoint("ViT-B-32", work / "vit-b-32-random.pt")
+            embedders["ViT-B-32-random"] = EmbedSettings(
+                embedder="clip", model="ViT-B-32", pretrained=str(ckpt)
+            )
+        results: dict[str, object] = {}
+        for ename, es in embedders.items():
+            t1 = time.perf_counter()
+            embedded = embed_suite(cases, es, store)
+            t2 = time.perf_counter()
+            table = summarise(evaluate(cases, embedded))
+            print_table(f"{ename}: {len(args.seeds)} suite(s), embedded in {t2 - t1:.1f} s", table)
+            results[ename] = {
+                "methods": table,
+                "targets_default": targets(
+                    table["dynamic+surveyor" if SeamSettings().surveyor else "dynamic"]
+                ),
+            }
+        timing = time_seams()
+        print(
+            "\nseams on 10 000 embeddings (512-d), median ms: "
+            + ", ".join(f"{k} {v:.1f}" for k, v in timing.items())
+        )
+        default = "dynamic+surveyor" if SeamSettings().surveyor else "dynamic"
+        summary = {
+            "bench": "seams",
+            "seeds": args.seeds,
+            "videos": len(cases),
+            "build_s": round(build_s, 1),
+            "default_method": default,
+            "results": results,
+            "seams_10k_ms": {k: round(v, 2) for k, v in timing.items()},
+            "seams_10k_target_ms": 50,
+            "seams_10k_ok": timing[default] < 50,
+        }
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
