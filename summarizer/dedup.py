@@ -128,10 +128,13 @@ class Released:
 # --------------------------------------------------------------------------- hashing
 
 
+def _pil(image: np.ndarray | Image.Image) -> Image.Image:
+    return image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image, np.uint8))
+
+
 def _gray(image: np.ndarray | Image.Image, side: int) -> Image.Image:
     """Greyscale, box-shrunk to `side` x `side` (the hashes look at no more than this)."""
-    im = image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image, np.uint8))
-    return im.convert("L").resize((side, side), Image.BOX)
+    return _pil(image).convert("L").resize((side, side), Image.BOX)
 
 
 def frame_hash(image: np.ndarray | Image.Image, method: str = "phash", hash_size: int = 8) -> int:
@@ -163,8 +166,9 @@ def grid_cells(
     import scipy.fft
 
     side = hash_size * 4
-    im = image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image, np.uint8))
-    g = np.asarray(im.convert("L").resize((gx * side, gy * side), Image.BOX), dtype=np.float32)
+    g = np.asarray(
+        _pil(image).convert("L").resize((gx * side, gy * side), Image.BOX), dtype=np.float32
+    )
     cells = g.reshape(gy, side, gx, side).transpose(0, 2, 1, 3).reshape(gy * gx, side, side)
     dct = scipy.fft.dct(scipy.fft.dct(cells.astype(np.float64), axis=1), axis=2)
     low = dct[:, :hash_size, :hash_size].reshape(len(cells), -1)
@@ -185,14 +189,12 @@ def hamming(a: int, b: int) -> int:
 
 def entropy_score(image: np.ndarray | Image.Image) -> float:
     """Shannon entropy (bits) of the frame's histogram: ~0 for a blank frame, up to ~8."""
-    im = image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image, np.uint8))
-    return float(im.convert("L").entropy())
+    return float(_pil(image).convert("L").entropy())
 
 
 def gzip_score(image: np.ndarray | Image.Image, level: int = 1) -> float:
     """gzip-compressed size over raw size of the greyscale frame: detail compresses badly."""
-    im = image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image, np.uint8))
-    raw = im.convert("L").tobytes()
+    raw = _pil(image).convert("L").tobytes()
     return len(gzip.compress(raw, compresslevel=level, mtime=0)) / max(len(raw), 1)
 
 

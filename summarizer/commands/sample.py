@@ -162,7 +162,7 @@ def settings_from(args: argparse.Namespace, config: dict[str, Any]):
     return sample, sampler, dedup, gate
 
 
-def _out_names(inputs: list[str]) -> list[str]:
+def out_names(inputs: list[str]) -> list[str]:
     """A distinct folder name per input (its stem; -2, -3 ... when two stems collide)."""
     from summarizer.export import video_stem
 
@@ -198,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
         embedder = get_embedder(common.embed_settings(args, config))
     gate = make_gate(gate_settings, embedder)  # prompts embedded once for all inputs
 
-    for path, probe, stem in zip(args.inputs, probes, _out_names(args.inputs), strict=True):
+    for path, probe, stem in zip(args.inputs, probes, out_names(args.inputs), strict=True):
         folder = args.out / stem
         folder.mkdir(parents=True, exist_ok=True)
         written: set[str] = set()

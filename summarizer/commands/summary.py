@@ -124,7 +124,7 @@ def write_outputs(out_dir: Path, ev, summary, images, settings, sample, embed) -
 
 
 def run(args: argparse.Namespace) -> int:
-    from summarizer import export
+    from summarizer.commands.sample import out_names
     from summarizer.commands.seams import keyframe_images
     from summarizer.pipeline import TqdmProgress, embed_video, open_video
     from summarizer.select import select_keyframes
@@ -137,8 +137,7 @@ def run(args: argparse.Namespace) -> int:
     store = Store(args.store)
     # Validate and hash every input first: a bad one fails before anything is computed.
     refs = [open_video(path, store, sample) for path in args.inputs]
-    used: dict[str, int] = {}
-    for ref in refs:
+    for ref, stem in zip(refs, out_names(args.inputs), strict=True):
         with TqdmProgress(ref.name, disable=True if args.quiet else None) as bar:
             ev = embed_video(ref, sample, embed, store, progress=bar)
         summary = select_keyframes(
@@ -149,10 +148,6 @@ def run(args: argparse.Namespace) -> int:
             duration_s=ref.probe.duration_s or None,
         )
         images = keyframe_images(ev, summary.indices, sample, args.thumbnails_only)
-        stem = export.video_stem(ref.name)
-        used[stem] = used.get(stem, 0) + 1
-        if used[stem] > 1:
-            stem = f"{stem}-{used[stem]}"
         out_dir = args.out / stem
         write_outputs(out_dir, ev, summary, images, settings, sample, embed)
         how = f"k={summary.k} {summary.mode}"
