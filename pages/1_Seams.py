@@ -11,7 +11,6 @@ import streamlit as st
 from summarizer import app_support as ui
 from summarizer.export import time_label, video_stem
 from summarizer.seams import MODES, SeamSettings
-from summarizer.segments import segment_video
 
 ui.page_setup("Seams", ":material/timeline:")
 store = ui.get_store()
@@ -109,7 +108,7 @@ ui.sync_query(
         "thr": ui.fmt_num(settings.fixed) if mode == "fixed" else None,
         "min": ui.fmt_num(min_s),
         "max": ui.fmt_num(max_s),
-        "sv": "1" if settings.surveyor else None,
+        "sv": "1" if settings.surveyor else "0",
     }
 )
 
@@ -120,7 +119,7 @@ if ev is None:
     ui.embed_here(store, row, sample, embed)
 
 with ui.friendly_errors():
-    seg = segment_video(ev, settings)
+    seg = ui.cached_segments(row["sha256"], ev.model_id, settings, ev)
     n_seg = len(seg.segments)
     c = st.columns(5)
     c[0].metric("Duration", ui.fmt_duration(ev.ref.probe.duration_s))
@@ -132,7 +131,10 @@ with ui.friendly_errors():
     chart_col, frame_col = st.columns([4, 1], gap="medium")
     with chart_col:
         event = st.altair_chart(
-            ui.seams_chart(seg, ev.thumbnails),
+            ui.seams_chart(
+                seg,
+                ui.cached_frame_images(row["sha256"], ev.model_id, len(ev.times_s), ev.thumbnails),
+            ),
             width="stretch",
             on_select="rerun",
             selection_mode="frame",

@@ -245,11 +245,19 @@ SERIES_COLORS = {"distance": "#3559e0", "threshold": "#f08c00"}
 SEAM_COLOR = "#e03131"
 
 
-def curve_frame(seg: Any, thumbnails: np.ndarray | None, max_images: int = 400) -> Any:
+def frame_images(thumbnails: np.ndarray, max_images: int = 400, width: int = 160) -> dict[int, str]:
+    """Small data-URL images of at most `max_images` frames spread over a video, by frame."""
+    return {
+        int(i): image_data_url(thumbnails[int(i)], width=width)
+        for i in spread_indices(len(thumbnails), max_images)
+    }
+
+
+def curve_frame(seg: Any, images: Mapping[int, str] | None = None) -> Any:
     """The seam curve as a DataFrame for the timeline: one row per successor distance.
 
-    ``frame`` is the frame after each step (what a seam there cuts to); ``image`` holds a small
-    data URL of it for at most `max_images` rows spread over the video (tooltips show it).
+    ``frame`` is the frame after each step (what a seam there cuts to); ``image`` its data URL
+    from `images` (frame -> URL; "" for frames without one).
     """
     import pandas as pd
 
@@ -257,33 +265,30 @@ def curve_frame(seg: Any, thumbnails: np.ndarray | None, max_images: int = 400) 
 
     t = np.asarray(seg.times_s, dtype=np.float64)
     frame = np.minimum(np.arange(1, len(t) + 1), len(seg.frame_times_s) - 1)
-    df = pd.DataFrame(
+    images = images or {}
+    return pd.DataFrame(
         {
             "time_s": t,
             "distance": np.asarray(seg.distances, dtype=np.float64),
             "threshold": np.asarray(seg.thresholds, dtype=np.float64),
             "frame": frame,
             "frame_time": [time_label(x) for x in np.asarray(seg.frame_times_s)[frame]],
+            "image": [images.get(int(f), "") for f in frame],
         }
     )
-    images = [""] * len(df)
-    if thumbnails is not None and len(thumbnails):
-        for i in spread_indices(len(df), max_images):
-            images[int(i)] = image_data_url(thumbnails[int(frame[i])], width=160)
-    df["image"] = images
-    return df
 
 
-def seams_chart(seg: Any, thumbnails: np.ndarray | None = None, height: int = 280) -> Any:
+def seams_chart(seg: Any, images: Mapping[int, str] | None = None, height: int = 280) -> Any:
     """Altair timeline: successor distance, threshold curve, detected seams, final segments.
 
-    Hovering near a point shows its frame (tooltip image); clicking selects it (selection
-    ``frame`` for ``st.altair_chart(on_select=...)``). Drag to pan, wheel to zoom in time.
+    Hovering near a point shows its frame (tooltip image from `images`, see `frame_images`);
+    clicking selects it (selection ``frame`` for ``st.altair_chart(on_select=...)``). Drag
+    to pan, wheel to zoom in time.
     """
     import altair as alt
     import pandas as pd
 
-    df = curve_frame(seg, thumbnails)
+    df = curve_frame(seg, images)
     long = df.melt(
         id_vars=["time_s"],
         value_vars=["distance", "threshold"],
@@ -359,10 +364,12 @@ def seams_chart(seg: Any, thumbnails: np.ndarray | None = None, height: int = 28
         alt.Tooltip("distance:Q", format=".3f"),
         alt.Tooltip("threshold:Q", format=".3f"),
     ]
+    hover_rows = df
     if (df["image"] != "").any():
         tooltip.insert(0, alt.Tooltip("image:N"))
+        hover_rows = df[df["image"] != ""]  # the points with a picture answer the pointer
     points = (
-        alt.Chart(df)
+        alt.Chart(hover_rows)
         .mark_circle(size=60, color=SERIES_COLORS["distance"])
         .encode(
             x=x,
@@ -374,7 +381,7 @@ def seams_chart(seg: Any, thumbnails: np.ndarray | None = None, height: int = 28
     )
     layers.append(points)
     layers.append(
-        alt.Chart(df)
+        alt.Chart(hover_rows)
         .mark_rule(color="#868e96", strokeDash=[2, 2])
         .encode(x="time_s:Q")
         .transform_filter(hover)
@@ -753,6 +760,23 @@ def _cache_data(**kw: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]
     import streamlit as st
 
     return st.cache_data(show_spinner=False, **kw)
+
+
+@_cache_data(max_entries=64)
+def cached_segments(sha256: str, model_id: str, settings: Any, _ev: Any) -> Any:
+    """`segment_video` of one embedded video with `settings`, kept per server: going back to
+    settings tried before (or opening a shared link) costs nothing."""
+    from summarizer.segments import segment_video
+
+    return segment_video(_ev, settings)
+
+
+@_cache_data(max_entries=32)
+def cached_frame_images(
+    sha256: str, model_id: str, n_frames: int, _thumbnails: np.ndarray
+) -> dict[int, str]:
+    """`frame_images` of one embedded video, made once per video (not on every re-run)."""
+    return frame_images(_thumbnails)
 
 
 @_cache_data(max_entries=512)

@@ -182,13 +182,15 @@ def test_seam_settings_rerun_from_cached_embeddings(env):
     sha = _sha(env)
     at = _app({"emb": "pixels"}, page="pages/1_Seams.py")
     computed = [r for r in store.runs(sha, "embed") if not r["cache_hit"]]
-    at.slider(key="seam_k").set_value(1.0).run()
+    at.slider(key="seam_k").set_value(0.0).run()
     assert not at.exception
     low_k = int(_metrics(at)["Seams detected"])
-    at.slider(key="seam_k").set_value(8.0).run()
-    high_k = int(_metrics(at)["Seams detected"])
-    assert low_k > high_k
+    at.slider(key="seam_k").set_value(10.0).run()
+    assert int(_metrics(at)["Seams detected"]) <= low_k
+    assert ui.qp_get(at.query_params, "k") == "10"
     at.radio(key="seam_mode").set_value("fixed").run()
+    at.slider(key="seam_fixed").set_value(0.01).run()
+    assert int(_metrics(at)["Seams detected"]) > low_k  # every small change is a seam
     at.slider(key="seam_fixed").set_value(2.0).run()
     assert _metrics(at)["Seams detected"] == "0"
     qp = at.query_params
