@@ -122,9 +122,9 @@ def home() -> None:
             "Video files",
             type=list(ui.VIDEO_TYPES),
             accept_multiple_files=True,
-            help=f"Accepted: {', '.join(ui.VIDEO_TYPES)}. Up to {limit_mb:,} MB per file.",
+            help=f"Accepted types: {', '.join(ui.VIDEO_TYPES)}. Up to {limit_mb:,} MB per file "
+            "(server.maxUploadSize in .streamlit/config.toml). Several files at once are fine.",
         )
-        st.caption(f"Accepted types: {', '.join(ui.VIDEO_TYPES)} · up to {limit_mb:,} MB per file")
         go = st.button(
             f"Process {len(files)} file{'s' if len(files) != 1 else ''}" if files else "Process",
             type="primary",

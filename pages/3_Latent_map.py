@@ -208,10 +208,7 @@ with ui.friendly_errors():
         st.caption(f"Print: {w_cm:g} x {h_cm:g} cm at {dpi} dpi = {full_w:,} x {full_h:,} px")
 
     with map_col:
-        st.altair_chart(
-            ui.latent_chart(lmap, thumbs, path_video, poster.bounds),
-            width="stretch",
-        )
+        st.altair_chart(ui.latent_chart(lmap, thumbs, path_video, poster.bounds), width="content")
         st.caption(
             "Each dot is a frame, coloured by video. Hover for the frame, scroll to zoom, drag "
             "to pan, double-click to reset. The dashed red box is the poster window."

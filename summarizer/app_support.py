@@ -509,12 +509,17 @@ def library_thumbnail(store: Any, sha256: str) -> np.ndarray | None:
     return None
 
 
+STAGE_NAMES = {"embed": "embeddings"}
+
+
 def computed_text(done: Mapping[str, list[str]]) -> str:
-    """'embed: pixels, CLIP ViT-B-32 · map' for the library table."""
+    """'embeddings: pixels, CLIP ViT-B-32' for the library table."""
     if not done:
         return "nothing yet"
     return " · ".join(
-        f"{stage}: {', '.join(model_label(m) for m in models if m)}" if any(models) else stage
+        f"{STAGE_NAMES.get(stage, stage)}: {', '.join(model_label(m) for m in models if m)}"
+        if any(models)
+        else STAGE_NAMES.get(stage, stage)
         for stage, models in done.items()
     )
 
@@ -1096,7 +1101,7 @@ def latent_chart(
     thumbnails: Sequence[np.ndarray],
     path_video: int | None = None,
     window: tuple[float, float, float, float] | None = None,
-    height: int = 500,
+    height: int = 520,
 ) -> Any:
     """Altair scatter of the map: colour by video, hover shows the frame and its time, wheel
     to zoom and drag to pan; the path of `path_video` drawn over it; the poster `window`."""
@@ -1153,7 +1158,7 @@ def latent_chart(
             .mark_rect(fill=None, stroke="#e03131", strokeWidth=2, strokeDash=[6, 3], clip=True)
             .encode(x="x0:Q", x2="x1:Q", y="y0:Q", y2="y1:Q")
         )
-    return alt.layer(*layers).properties(height=height).configure_view(stroke=None)
+    return alt.layer(*layers).properties(width=height, height=height).configure_view(stroke=None)
 
 
 def map_embedded(

@@ -202,7 +202,7 @@ def test_upload_seams_share_link_summary_and_map(server, browser, tmp_path):
     _wait_idle(page)
     page.get_by_text("3 videos in the library.").wait_for()
     assert page.locator('[data-testid="stAlertContentError"]').count() == 0
-    shots(page, "home")
+    shots(page, "home_processed")
 
     # Seams of the first video: the chart and the keyframes appear.
     page.get_by_role("link", name="Open seams").first.click()
@@ -247,3 +247,12 @@ def test_upload_seams_share_link_summary_and_map(server, browser, tmp_path):
     assert page.get_by_text("frames of 3 videos").count() == 1
     shots(page, "latent_map", height=1300)
     page.close()
+
+    # Home in a fresh session: the library with what is computed for each video.
+    home = browser.new_context(viewport=VIEWPORT).new_page()
+    home.set_default_timeout(120_000)
+    home.goto(f"{server}/?emb=pixels")
+    home.get_by_text("3 videos in the library.").wait_for()
+    _wait_idle(home)
+    shots(home, "home")
+    home.close()
