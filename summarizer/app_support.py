@@ -154,16 +154,6 @@ def forget_source(store: Any, sha256: str) -> None:
 # --------------------------------------------------------------------------- images
 
 
-def image_bytes(image: np.ndarray, fmt: str = "JPEG", quality: int = 88) -> bytes:
-    buf = io.BytesIO()
-    im = Image.fromarray(np.asarray(image, dtype=np.uint8))
-    if fmt.upper() == "JPEG":
-        im.save(buf, format="JPEG", quality=quality)
-    else:
-        im.save(buf, format=fmt)
-    return buf.getvalue()
-
-
 def image_data_url(image: np.ndarray, width: int = 160, quality: int = 70) -> str:
     """A small JPEG of `image` as a ``data:`` URL (Vega tooltips show a field named 'image')."""
     im = Image.fromarray(np.asarray(image, dtype=np.uint8))
@@ -234,9 +224,6 @@ def qp_list(params: Mapping[str, Any], name: str) -> list[str]:
 def fmt_num(x: float) -> str:
     """Short text for a number in a URL: 3, 2.5, 0.125."""
     return f"{x:g}"
-
-
-ProgressFn = Callable[..., None]
 
 
 # --------------------------------------------------------------------------- charts
