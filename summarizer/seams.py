@@ -77,9 +77,9 @@ class SeamSettings:
     fixed: float = 0.4
     k: float = 3.0
     window_s: float = 30.0
-    floor: float = 0.3
+    floor: float = 0.35
     merge_s: float = 1.0
-    prominence: float = 0.3
+    prominence: float = 0.5
     surveyor: bool = True
     surveyor_window_s: float = 30.0
     surveyor_step_s: float = 10.0
@@ -351,7 +351,7 @@ def pick_seams(
     times_s: np.ndarray,
     thresholds: np.ndarray,
     merge_s: float = 1.0,
-    prominence: float = 0.3,
+    prominence: float = 0.5,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Seams: peaks of `distances` above `thresholds` that stand out from their surroundings.
 
@@ -359,9 +359,10 @@ def pick_seams(
     2. A candidate is kept when its topographic prominence is at least `prominence` times its
        height: two cuts around a busy shot (a fast pan whose distances stay high) are two
        seams, the ripples of the busy shot between them are none.
-    3. Its time is the distance-weighted mean time of the contiguous samples around the peak
-       that reach half its height (at most 4 samples each way): a hard cut's own time, a
-       dissolve's middle.
+    3. Its time is the distance-weighted mean time of the peak and those of its two
+       neighbours that reach half its height: a hard cut's own time (pulled by at most half a
+       frame interval), a dissolve's middle (a dissolve spans about three frame intervals at
+       2 fps). Wider neighbourhoods let a busy shot next to a cut drag the seam away.
     4. Seams closer than `merge_s` seconds become one: the stronger is kept.
     Returns (positions: int64 index of each seam's peak distance, seam times float64).
     """
@@ -380,8 +381,8 @@ def pick_seams(
     positions = peaks[keep].astype(np.int64)
     if len(positions) == 0:
         return positions, np.zeros(0)
-    # Half-height neighbourhood of each peak, contiguous, within +-4 samples.
-    span = 4
+    # Half-height neighbourhood of each peak, within +-1 sample.
+    span = 1
     offs = np.arange(-span, span + 1)
     idx = positions[:, None] + offs[None, :]
     valid = (idx >= 0) & (idx < len(d))
