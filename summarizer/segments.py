@@ -13,6 +13,7 @@
    segments). They are k-medoids of the segment's embeddings, started by farthest-point
    sampling from the segment's medoid: representative and different from each other. With
    thumbnails, flat, too dark or too bright frames (`summarizer.quality.informative_mask`)
+   and blurred ones (Laplacian variance under 0.3 x its 75th percentile in the segment)
    are not chosen when the segment has others.
 """
 
@@ -28,6 +29,7 @@ from summarizer.seams import SeamCurve, SeamSettings, check_inputs, detect_seams
 from summarizer.types import EmbeddedVideo
 
 MAX_KEYFRAME_CANDIDATES = 256
+BLUR_RATIO = 0.3  # of the 75th percentile of the segment's sharpness
 
 
 @dataclass(frozen=True)
@@ -372,11 +374,12 @@ def segments_from_seams(
             starts_t = np.concatenate([[start], bounds])
             ends_t = np.concatenate([bounds, [end]])
 
-    allowed_all = None
+    informative = sharp = None
     if thumbnails is not None and len(thumbnails) == len(t):
-        from summarizer.quality import informative_mask
+        from summarizer.quality import informative_mask, sharpness
 
-        allowed_all = np.asarray(informative_mask(thumbnails), dtype=bool)
+        informative = np.asarray(informative_mask(thumbnails), dtype=bool)
+        sharp = np.asarray(sharpness(thumbnails), dtype=np.float64)
 
     spreads = []
     for a, z in zip(firsts, stops, strict=True):
@@ -388,7 +391,10 @@ def segments_from_seams(
     segments = []
     for i, (a, z, t0, t1) in enumerate(zip(firsts, stops, starts_t, ends_t, strict=True)):
         k = keyframe_count(float(t1 - t0), spreads[i], spread_ref, settings)
-        allowed = allowed_all[a:z] if allowed_all is not None else None
+        allowed = None
+        if informative is not None and sharp is not None:
+            # Blur is relative: a frame much softer than the sharper frames of its segment.
+            allowed = informative[a:z] & (sharp[a:z] >= BLUR_RATIO * np.quantile(sharp[a:z], 0.75))
         local = _keyframes_for(unit[a:z], k, settings.metric, allowed)
         kf = tuple(int(a + j) for j in local)
         segments.append(

@@ -192,3 +192,16 @@ def test_seams_are_reported_before_merging():
     seg = segment_frames(e, t, SeamSettings(merge_s=0.0))
     np.testing.assert_allclose(seg.seams_s, curve.seams_s)
     assert len(seg.seams_s) == 3 and len(seg.segments) < 4
+
+
+def test_keyframes_avoid_blurred_frames():
+    from PIL import Image, ImageFilter
+
+    rng = np.random.default_rng(6)
+    e, t = shots([], 10.0, seed=6)
+    sharp = rng.integers(0, 255, size=(16, 16, 3), dtype=np.uint8).repeat(4, 0).repeat(4, 1)
+    blurred = np.asarray(Image.fromarray(sharp).filter(ImageFilter.GaussianBlur(4)))
+    thumbs = np.stack([blurred if i % 2 else sharp for i in range(len(t))])
+    seg = segment_frames(e, t, SeamSettings(), thumbnails=thumbs)
+    kf = seg.keyframe_indices
+    assert len(kf) >= 2 and all(k % 2 == 0 for k in kf)
