@@ -318,11 +318,33 @@ def _index_cached(path: str, size: int, mtime_ns: int) -> _VideoIndex:
 DECORD_CONTAINERS = frozenset({"mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "avi"})
 
 
+def _sniff_container(path: Path) -> str:
+    """The ffmpeg demuxer name for MP4/MOV, Matroska/WebM and AVI files, from their first
+    bytes ("" for anything else)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError:
+        return ""
+    if head[4:8] == b"ftyp" or head[4:8] in (b"moov", b"mdat", b"wide", b"free"):
+        return "mov,mp4,m4a,3gp,3g2,mj2"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "matroska,webm"
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "avi"
+    return ""
+
+
 def _build_index(path: Path) -> _VideoIndex:
     """Index a video: decord for the containers it handles, else (or when decord fails on a
     file that ffmpeg reads) ffmpeg, whose pipe then decodes it."""
     if path.stat().st_size == 0:
         raise InputError(f"{path.name} is an empty file")
+    if _sniff_container(path) in DECORD_CONTAINERS:  # the common case: no ffmpeg -i call
+        try:
+            return _decord_index(path)
+        except InputError:
+            pass  # let ffmpeg say what the file is, and maybe read it
     info = _ffmpeg_info(path)
     usable = info.opened and info.has_video and not info.is_image
     if usable and info.container not in DECORD_CONTAINERS:
