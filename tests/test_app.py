@@ -181,17 +181,15 @@ def test_seam_settings_rerun_from_cached_embeddings(env):
     sha = _sha(env)
     at = _app({"emb": "pixels"}, page="pages/1_Seams.py")
     computed = [r for r in store.runs(sha, "embed") if not r["cache_hit"]]
-    at.slider(key="seam_k").set_value(0.0).run()
-    assert not at.exception
-    low_k = int(_metrics(at)["Seams detected"])
+    default_seams = int(_metrics(at)["Seams detected"])
+    assert default_seams >= 1
     at.slider(key="seam_k").set_value(10.0).run()
-    assert int(_metrics(at)["Seams detected"]) <= low_k
+    assert not at.exception
     assert ui.qp_get(at.query_params, "k") == "10"
     at.radio(key="seam_mode").set_value("fixed").run()
-    at.slider(key="seam_fixed").set_value(0.01).run()
-    assert int(_metrics(at)["Seams detected"]) > low_k  # every small change is a seam
-    at.slider(key="seam_fixed").set_value(2.0).run()
+    at.slider(key="seam_fixed").set_value(2.0).run()  # no successor distance exceeds 2
     assert _metrics(at)["Seams detected"] == "0"
+    assert int(_metrics(at)["Segments"]) >= 1
     qp = at.query_params
     assert "thr" in qp and "k" not in qp
     # no new embedding was computed for any of that
