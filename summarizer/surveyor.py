@@ -28,6 +28,15 @@ The exact rule, for the successor distances ``d`` at times ``t`` and the base th
    below 1 the surveyor lowers the threshold there, above 1 it raises it.
 5. Each sample's factor is the geometric mean of the factors of the windows that cover it
    (1 where none does); the result is ``max(b * factor, floor)``.
+
+`window_factor` is steps 2-4 for one window, literally, with scikit-learn. `survey_thresholds`
+runs the same rule for all windows at once (`window_factors`: in one dimension, sorting a
+window's scores by their distance to the median is an exact brute-force KNN), about 50x
+faster than one `NearestNeighbors` fit per window; the tests check that both agree.
+
+Does it help? On `benchmarks/bench_seams.py` (cuts every 3-8 s) dynamic alone scores
+F1 0.63 on hard cuts and 0.07 on dissolves with the pixels embedder, dynamic + surveyor
+0.98 and 0.91 (held-out seeds), so it is on by default (``SeamSettings.surveyor``).
 """
 
 from __future__ import annotations
