@@ -1,8 +1,11 @@
 """Successor segmentation: where does a video cut from one shot to the next?
 
 The successor distance ``d_i`` is the distance between the embeddings of frame ``i`` and
-frame ``i + 1``; it is placed at the midpoint of their times. A seam is a place where ``d``
-rises above a threshold curve:
+frame ``i + 1``; it is placed at the midpoint of their times. With ``persist = p`` (default
+2) it is the smallest distance between any of the p frames up to ``i`` and any of the p
+frames after: a cut keeps its full distance, a change that does not last (brightness
+flicker, a flash, a decoding glitch) does not. A seam is a peak of ``d`` above a threshold
+curve:
 
 - ``fixed``: one value for the whole video.
 - ``dynamic``: rolling mean + ``k`` * rolling std over a centred window of ``window_s``
@@ -11,14 +14,16 @@ rises above a threshold curve:
   MAD comparable to a standard deviation, so the same ``k`` means roughly the same thing).
 
 The adaptive thresholds never go below ``floor``: a static video (distances near zero, std
-near zero) has no seams. Optionally the KNN embedding surveyor (`summarizer.surveyor`) adapts
-the threshold window by window.
+near zero) has no seams. The KNN embedding surveyor (`summarizer.surveyor`, on by default)
+adapts the threshold window by window, so that dense cuts do not raise their own threshold.
 
-A run of consecutive distances above the threshold (a dissolve spreads one cut over several
-samples) is one seam, placed at the distance-weighted mean time of the run; seams closer than
-``merge_s`` are merged into the stronger one.
+A peak counts when it stands out from its surroundings (prominence >= ``prominence`` x its
+height) and sits at the distance-weighted time of itself and its half-height neighbours
+(a dissolve's middle); seams closer than ``merge_s`` are merged into the stronger one. See
+`pick_seams`.
 
-Everything is vectorised numpy over (N, D) arrays: about 10 ms for 10 000 embeddings.
+Everything is vectorised numpy over (N, D) arrays: about 20-35 ms for 10 000 512-d
+embeddings with the default settings on a 2-core CPU (`benchmarks/bench_seams.py`).
 """
 
 from __future__ import annotations
