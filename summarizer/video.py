@@ -9,9 +9,13 @@
   two-hour video. Between two wanted frames the decoder skips (decodes without converting
   or copying); it seeks only when a key frame lies far ahead, which is much faster than
   decord's ``get_batch`` on sparse indices.
-- Bad inputs raise `InputError` with one clear line: decord's own errors are classified
-  with a quick ``ffmpeg -i`` (from imageio-ffmpeg) into missing / not a video / truncated /
-  no video stream / no frames.
+- decord reads MP4/MOV, Matroska/WebM and AVI (recognised by their first bytes). Other
+  containers, where decord gives wrong frames or none (MPEG-TS/.mts, MPEG-PS/.mpg, raw
+  H.264, GIF, ...), and files decord fails on but ffmpeg reads, are decoded through an
+  ffmpeg pipe (imageio-ffmpeg's binary) with the same timestamps, sampling and batches.
+- Bad inputs raise `InputError` with one clear line: failures are classified with a quick
+  ``ffmpeg -i`` into missing / empty / not a video / truncated / no video stream / no frames
+  / a single image; decord's own native log line is kept off stderr.
 
 An image folder is a video too: its image files in natural order (``img2`` before
 ``img10``), time = position / fps unless `SampleSettings.time_regex` reads the time (s) from
