@@ -10,11 +10,13 @@
    every 15 s), recursively until every part fits.
 4. Keyframes: ``keyframes_min`` to ``keyframes_max`` per segment, more for longer and more
    varied segments (mean distance of its frames to their mean, relative to the video's
-   segments). They are k-medoids of the segment's embeddings, started by farthest-point
-   sampling from the segment's medoid: representative and different from each other. With
-   thumbnails, flat, too dark or too bright frames (`summarizer.quality.informative_mask`)
-   and blurred ones (Laplacian variance under 0.3 x its 75th percentile in the segment)
-   are not chosen when the segment has others.
+   segments; see `keyframe_count`). They are k-medoids of the segment's embeddings,
+   started by farthest-point sampling from the segment's medoid: representative and
+   different from each other. Frames within 1 s (at most a quarter of the segment) of a
+   cut, where a dissolve mixes two shots, are not chosen when the segment has others; with
+   thumbnails, neither are flat, too dark or too bright frames
+   (`summarizer.quality.informative_mask`) nor blurred ones (Laplacian variance under
+   0.3 x its 75th percentile in the segment).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from summarizer.seams import SeamCurve, SeamSettings, check_inputs, detect_seams
 from summarizer.types import EmbeddedVideo
 
 MAX_KEYFRAME_CANDIDATES = 256
+TRANSITION_MARGIN_S = 1.0  # keyframes keep this far from cuts (at most a quarter segment)
 BLUR_RATIO = 0.3  # of the 75th percentile of the segment's sharpness
 
 
@@ -260,12 +263,17 @@ def split_long(
 def keyframe_count(
     duration_s: float, spread: float, spread_ref: float, settings: SeamSettings
 ) -> int:
-    """kmin..kmax: half from the duration (relative to max_segment_s), half from variety."""
+    """kmin..kmax keyframes: more for segments that are longer *and* more varied.
+
+    ``x = sqrt(duration / max_segment_s * spread / spread_ref)`` (each part clipped to
+    [0, 1]), then ``kmin + round(x * (kmax - kmin))``: a static segment gets kmin however
+    long it is, a full-length segment twice as varied as the reference gets kmax.
+    """
     lo, hi = settings.keyframes_min, settings.keyframes_max
     full = settings.max_segment_s or 15.0
     dur_frac = min(max(duration_s / full, 0.0), 1.0)
     var_frac = min(spread / spread_ref, 1.0) if spread_ref > 0 else 0.0
-    x = 0.5 * dur_frac + 0.5 * var_frac
+    x = float(np.sqrt(dur_frac * var_frac))
     return int(lo + np.floor(x * (hi - lo) + 0.5))
 
 
@@ -320,16 +328,31 @@ def _keyframes_for(
     seg_rows: np.ndarray,
     k: int,
     metric: str,
-    allowed: np.ndarray | None,
+    masks: list[np.ndarray],
 ) -> np.ndarray:
-    """Keyframe indices within a segment (0-based), evenly subsampled when it is long."""
+    """Keyframe indices within a segment (0-based), evenly subsampled when it is long.
+
+    `masks` are the frames allowed, best first: the first that leaves at least one frame is
+    used (none: every frame may be chosen).
+    """
     m = len(seg_rows)
     if m > MAX_KEYFRAME_CANDIDATES:
         take = np.unique(np.linspace(0, m - 1, MAX_KEYFRAME_CANDIDATES).round().astype(np.int64))
     else:
         take = np.arange(m)
-    sub_allowed = allowed[take] if allowed is not None else None
-    return take[pick_keyframes(seg_rows[take], k, metric, sub_allowed)]
+    allowed = next((mask[take] for mask in masks if mask[take].any()), None)
+    return take[pick_keyframes(seg_rows[take], k, metric, allowed)]
+
+
+def _away_from_cuts(times: np.ndarray, t0: float, t1: float, left: bool, right: bool) -> np.ndarray:
+    """Frames not in the transition zone next to a cut (a dissolve's mixed frames)."""
+    margin = min(TRANSITION_MARGIN_S, 0.25 * (t1 - t0))
+    ok = np.ones(len(times), dtype=bool)
+    if left:
+        ok &= times >= t0 + margin
+    if right:
+        ok &= times <= t1 - margin
+    return ok
 
 
 # --------------------------------------------------------------------------- top level
@@ -386,16 +409,19 @@ def segments_from_seams(
         rows = unit[a:z]
         centre = _unit(rows.mean(axis=0))
         spreads.append(float(_dist(rows, centre[None], settings.metric).mean()))
-    spread_ref = 2.0 * float(np.median(spreads)) if spreads else 0.0
+    # Variety is judged against the video's own segments, but never against less than the
+    # floor (a distance that could be a cut): a video of static shots stays at kmin.
+    spread_ref = max(2.0 * float(np.median(spreads)), settings.floor) if spreads else 0.0
 
     segments = []
     for i, (a, z, t0, t1) in enumerate(zip(firsts, stops, starts_t, ends_t, strict=True)):
         k = keyframe_count(float(t1 - t0), spreads[i], spread_ref, settings)
-        allowed = None
+        masks = [_away_from_cuts(t[a:z], float(t0), float(t1), i > 0, i < len(firsts) - 1)]
         if informative is not None and sharp is not None:
             # Blur is relative: a frame much softer than the sharper frames of its segment.
-            allowed = informative[a:z] & (sharp[a:z] >= BLUR_RATIO * np.quantile(sharp[a:z], 0.75))
-        local = _keyframes_for(unit[a:z], k, settings.metric, allowed)
+            good = informative[a:z] & (sharp[a:z] >= BLUR_RATIO * np.quantile(sharp[a:z], 0.75))
+            masks = [masks[0] & good, good, masks[0]]
+        local = _keyframes_for(unit[a:z], k, settings.metric, masks)
         kf = tuple(int(a + j) for j in local)
         segments.append(
             Segment(

@@ -120,7 +120,14 @@ def test_keyframe_count_grows_with_duration_and_variety():
     assert keyframe_count(2.0, 0.0, 1.0, s) == 2
     assert keyframe_count(15.0, 1.0, 1.0, s) == 4
     assert keyframe_count(8.0, 0.5, 1.0, s) == 3
-    assert keyframe_count(15.0, 0.0, 1.0, s) == 3
+    assert keyframe_count(15.0, 0.0, 1.0, s) == 2  # long but static
+    assert keyframe_count(1.0, 0.5, 1.0, s) == 2  # varied but short
+
+
+def test_static_shots_get_the_fewest_keyframes():
+    e, t = shots([10.0, 20.0], 30.0, noise=0.001)
+    seg = segment_frames(e, t, SeamSettings())
+    assert [len(s.keyframes) for s in seg.segments] == [2, 2, 2]
 
 
 def test_keyframes_cover_the_distinct_parts_of_a_segment():
