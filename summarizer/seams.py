@@ -63,6 +63,8 @@ class SeamSettings:
     k: how many (robust) standard deviations above the rolling centre a seam must be.
     window_s: length of the centred rolling window in seconds.
     floor: the adaptive thresholds never go below this.
+        fixed and floor are in the metric's units: the defaults suit euclidean; with cosine
+        (= euclidean**2 / 2) use about 0.08 and 0.06.
     merge_s: seams closer than this are one seam (the stronger is kept).
     prominence: a seam's peak must stand out from its surroundings by this fraction of its
         height (see `pick_seams`).
