@@ -26,8 +26,12 @@ Pipeline (each step a pure function over arrays; `fit_latent` runs them all):
    epsilons are relative (``triplet_eps``) to the mean squared distance between two random
    points of each space (``2 * total variance``), so the ratio means the same in both spaces
    and static shots (A = B = C) give a ratio of 1, not 0/0.
-   Early stopping on a held-out ``validation_fraction`` of the frames (best weights kept);
-   seeded and deterministic for a seed on one backend and thread count.
+   A training sample is a run of 8 consecutive frames of one video (`make_chunks`: runs
+   overlap by two frames, so each frame is encoded once or twice per epoch, not three times
+   as separate A, B, C inputs would need). Mini-batches of `auto_batch` frames (about N / 32,
+   64 to 2048) unless set. Early stopping on a held-out ``validation_fraction`` of the runs
+   (best weights kept); seeded and deterministic for a seed on one backend. Training uses one
+   torch thread (`_few_threads`: the layers are too small to share).
 3. **Stretch**: centre the code, optionally rotate its principal axis onto x, then move each
    point along its ray from the centre to radius ``sqrt(percentile of its radius)``, which is
    monotone in the radius and makes the points fill the disc (``shape="disc"``) or the square
@@ -80,7 +84,7 @@ class LatentSettings:
     triplet_eps: epsilon of the log-ratio, relative to each space's mean squared distance.
     epochs: most epochs; early stopping usually ends sooner (``patience`` epochs without a
         ``min_delta`` improvement of the validation loss).
-    batch_size / learning_rate: Adam mini-batches.
+    batch_size / learning_rate: Adam mini-batches, in frames (None: `auto_batch`).
     validation_fraction: frames held out for early stopping (0: monitor the training loss).
     min_frames: fewer frames than this: PCA to 2-D instead of training (said in the result).
     stretch: 0 = no percentile stretch, 1 = full (points fill the shape evenly).
@@ -96,10 +100,10 @@ class LatentSettings:
     triplet_weight: float = 1.0
     triplet_eps: float = 0.01
     epochs: int = 100
-    patience: int = 5
-    min_delta: float = 1e-4
-    batch_size: int = 512
-    learning_rate: float = 2e-3
+    patience: int = 4
+    min_delta: float = 1e-3
+    batch_size: int | None = None
+    learning_rate: float = 5e-3
     validation_fraction: float = 0.1
     min_frames: int = 64
     stretch: float = 1.0
@@ -130,7 +134,10 @@ class LatentSettings:
             finite(self.min_delta) and self.min_delta >= 0,
             f"min_delta must be >= 0, got {self.min_delta}",
         )
-        _check(self.batch_size >= 2, f"batch_size must be >= 2, got {self.batch_size}")
+        _check(
+            self.batch_size is None or (isinstance(self.batch_size, int) and self.batch_size >= 8),
+            f"batch_size must be >= 8 frames (or None: automatic), got {self.batch_size}",
+        )
         _check(
             finite(self.learning_rate) and 0 < self.learning_rate < 1,
             f"learning_rate must be in (0, 1), got {self.learning_rate}",
@@ -250,6 +257,52 @@ def triplet_indices(video_index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
     prev = np.where(has_prev, i - 1, i)
     nxt = np.where(has_next, i + 1, i)
     return prev, nxt, has_prev & has_next
+
+
+CHUNK = 8  # frames per training sample: a run of consecutive frames of one video
+
+
+def make_chunks(video_index: np.ndarray, length: int = CHUNK):
+    """Runs of `length` consecutive frames of one video that cover every frame and triplet.
+
+    Chunk k of a video starts at frame ``k * (length - 2)``: consecutive chunks overlap by two
+    frames, so every frame with both neighbours in its video is the centre of exactly one
+    triplet (positions 1 .. length-2 of one chunk), and each frame is encoded about
+    ``length / (length - 2)`` times per epoch instead of 3 times (A, B and C separately).
+    Returns ``idx`` (C, length) frame rows (padded with the video's last frame), ``rec``
+    (C, length) 1 where the chunk reconstructs that frame (each frame once), ``tri``
+    (C, length - 2) 1 where the centre has both neighbours.
+    """
+    v = np.asarray(video_index)
+    step = length - 2
+    bounds = np.flatnonzero(np.diff(v)) + 1
+    starts_v = np.concatenate([[0], bounds]).astype(np.int64)
+    ends_v = np.concatenate([bounds, [len(v)]]).astype(np.int64)
+    idx, rec, tri = [], [], []
+    j = np.arange(length)
+    for a, b in zip(starts_v, ends_v, strict=True):
+        n = int(b - a)
+        k_last = max(0, (n - 3) // step) if n >= 3 else 0
+        s0 = a + np.arange(k_last + 1) * step  # chunk starts
+        pos = s0[:, None] + j[None, :]
+        inside = pos < b
+        own = (j[None, :] < step) | (np.arange(k_last + 1) == k_last)[:, None]
+        idx.append(np.minimum(pos, b - 1))
+        rec.append(inside & own)
+        tri.append(pos[:, 1:-1] + 1 < b)
+    return (
+        np.concatenate(idx).astype(np.int64),
+        np.concatenate(rec).astype(np.float32),
+        np.concatenate(tri).astype(np.float32),
+    )
+
+
+def auto_batch(n_frames: int) -> int:
+    """Frames per mini-batch when the settings say None: a power of two near N / 32 in
+    [64, 2048] (few hundred frames: many small steps; 100 000 frames: 2048, so the fixed cost
+    of a step does not dominate an epoch)."""
+    target = min(max(n_frames / 32, 64), 2048)
+    return int(2 ** round(math.log2(target)))
 
 
 def log_ratio(a: np.ndarray, b: np.ndarray, c: np.ndarray, eps: float) -> np.ndarray:
@@ -376,6 +429,32 @@ def _tensorflow_hidden():
         lazy._available = None
 
 
+TRAIN_THREADS = 1
+
+
+@contextlib.contextmanager
+def _few_threads():
+    """Train and encode on `TRAIN_THREADS` torch thread(s).
+
+    The layers are tiny (256 x 50 ...): a second intra-op thread buys nothing, and when the
+    CPU is shared its OpenMP threads spin waiting for each other. Measured on this 2-core
+    machine under load: 10 CPU-seconds per epoch on 2 threads against 1 on one thread
+    (20 000 frames). TensorFlow fixes its pools at start-up; it is left alone.
+    """
+    keras = _keras()
+    if keras.backend.backend() != "torch":
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(TRAIN_THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 @contextlib.contextmanager
 def _quiet_keras():
     """Silence the NumPy 2 ``__array__ copy`` deprecation warning Keras' torch backend
@@ -468,24 +547,29 @@ def _trainer_class():
             self.eps_z = float(eps_z)
 
         def call(self, inputs, training=False):
-            abc = ops.concatenate([inputs["b"], inputs["a"], inputs["c"]], axis=0)
-            z = self.encoder(abc, training=training)
-            zb, za, zc = ops.split(z, 3, axis=0)
-            rec = self.decoder(zb, training=training)
-            return {"rec": rec, "za": za, "zb": zb, "zc": zc}
+            x = inputs["x"]  # (chunks, CHUNK, d): runs of consecutive frames of one video
+            flat = ops.reshape(x, (-1, ops.shape(x)[-1]))
+            z = self.encoder(flat, training=training)
+            rec = self.decoder(z, training=training)
+            return {"z": ops.reshape(z, (-1, CHUNK, 2)), "rec": ops.reshape(rec, ops.shape(x))}
 
         def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-            rec = ops.mean(ops.square(y_pred["rec"] - x["b"]))
-            zb = y_pred["zb"]
-            mu = ops.mean(zb, axis=0)
-            sd = ops.sqrt(ops.mean(ops.square(zb - mu), axis=0) + 1e-8)
+            r = x["r"]  # (chunks, CHUNK): frames this chunk reconstructs (each frame once)
+            n_r = ops.maximum(ops.sum(r), 1.0)
+            err = ops.mean(ops.square(y_pred["rec"] - x["x"]), axis=-1)
+            rec = ops.sum(r * err) / n_r
+            z = y_pred["z"]
+            w = ops.expand_dims(r, -1)
+            mu = ops.sum(w * z, axis=(0, 1)) / n_r
+            var = ops.sum(w * ops.square(z - mu), axis=(0, 1)) / n_r
+            sd = ops.sqrt(var + 1e-8)
             act = ops.sum(ops.square(mu)) + ops.sum(ops.square(sd - self.code_std))
-            dab = ops.sum(ops.square(y_pred["za"] - zb), axis=-1)
-            dbc = ops.sum(ops.square(zb - y_pred["zc"]), axis=-1)
+            za, zb, zc = z[:, :-2], z[:, 1:-1], z[:, 2:]
+            dab = ops.sum(ops.square(za - zb), axis=-1)
+            dbc = ops.sum(ops.square(zb - zc), axis=-1)
             lr = ops.log(self.eps_z + dab) - ops.log(self.eps_z + dbc)
-            m = ops.reshape(x["m"], (-1,))
-            t = ops.reshape(x["t"], (-1,))
-            tri = ops.sum(m * ops.square(lr - t)) / ops.maximum(ops.sum(m), 1.0)
+            m = x["m"]  # (chunks, CHUNK - 2): centres with both neighbours in the video
+            tri = ops.sum(m * ops.square(lr - x["t"])) / ops.maximum(ops.sum(m), 1.0)
             return rec + self.w_act * act + self.w_tri * tri
 
     _TRAINER = LatentTrainer
@@ -545,7 +629,7 @@ class LatentModel:
         keras = _keras()
         enc = self.encoder
         out = np.empty((len(p), 2), dtype=np.float32)
-        with _quiet_keras():
+        with _quiet_keras(), _few_threads():
             for i in range(0, len(p), batch):
                 z = enc(p[i : i + batch], training=False)
                 out[i : i + batch] = keras.ops.convert_to_numpy(z)
@@ -734,7 +818,6 @@ def fit_latent(
     eps_z = s.triplet_eps * 2.0 * 2.0 * s.code_std**2
     target = log_ratio(p[prev], p, p[nxt], eps_x).astype(np.float32)
     target[~valid] = 0.0
-    mask = valid.astype(np.float32)
 
     keras = _keras()
     _seed_everything(s.seed)
@@ -745,23 +828,26 @@ def fit_latent(
     )
     trainer.compile(optimizer=keras.optimizers.Adam(learning_rate=s.learning_rate))
 
-    n_val = int(round(n * s.validation_fraction))
-    if n - n_val < s.batch_size // 4 or n_val < 16:
-        n_val = 0
-    perm = rng.permutation(n)
-    val_idx, tr_idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+    idx, rec_mask, tri_mask = make_chunks(vidx)
+    n_chunks = len(idx)
+    batch_frames = s.batch_size if s.batch_size is not None else auto_batch(n)
+    batch = max(1, batch_frames // CHUNK)
+    n_val = int(round(n_chunks * s.validation_fraction))
+    if n_chunks - n_val < 2 * batch or n_val < 4:
+        n_val = 0  # too little data to hold some out: stop on the training loss
+    perm = rng.permutation(n_chunks)
+    val_c, tr_c = np.sort(perm[:n_val]), np.sort(perm[n_val:])
 
-    def inputs(idx: np.ndarray) -> dict[str, np.ndarray]:
+    def inputs(c: np.ndarray) -> dict[str, np.ndarray]:
         return {
-            "a": p[prev[idx]],
-            "b": p[idx],
-            "c": p[nxt[idx]],
-            "t": target[idx],
-            "m": mask[idx],
+            "x": p[idx[c]],
+            "r": rec_mask[c],
+            "t": target[idx[c][:, 1:-1]],
+            "m": tri_mask[c],
         }
 
-    train = inputs(tr_idx)
-    val = inputs(val_idx) if n_val else None
+    train = inputs(tr_c)
+    val = inputs(val_c) if n_val else None
     monitor = "val_loss" if val is not None else "loss"
     cb = _progress_callback(progress, s.epochs)
     stop = keras.callbacks.EarlyStopping(
@@ -770,12 +856,11 @@ def fit_latent(
         min_delta=s.min_delta,
         restore_best_weights=True,
     )
-    batch = int(min(s.batch_size, len(tr_idx)))
-    with _quiet_keras():
+    with _quiet_keras(), _few_threads():
         trainer.fit(
             train,
             None,
-            batch_size=batch,
+            batch_size=int(min(batch, len(tr_c))),
             epochs=s.epochs,
             validation_data=(val,) if val is not None else None,
             shuffle=True,
@@ -788,7 +873,7 @@ def fit_latent(
             "training diverged (loss became NaN); lower learning_rate or the loss weights"
         )
 
-    with _quiet_keras():
+    with _quiet_keras(), _few_threads():
         code = _encode(keras, encoder, p)
     if not np.isfinite(code).all():
         raise SettingsError("the trained map produced NaN coordinates; lower learning_rate")
@@ -796,7 +881,7 @@ def fit_latent(
         code, strength=s.stretch, shape=s.shape, rotate=s.rotate, angle_deg=s.angle_deg
     )
     coords = stretch.apply(code)
-    with _quiet_keras():
+    with _quiet_keras(), _few_threads():
         metrics = _metrics(keras, decoder, p, code, prev, nxt, valid, eps_x, eps_z)
     info = {
         "frames": int(n),

@@ -16,11 +16,13 @@ from summarizer.errors import InputError, SettingsError
 from summarizer.latent import (
     LatentModel,
     LatentSettings,
+    auto_batch,
     fit_latent,
     fit_pca,
     fit_stretch,
     layer_sizes,
     log_ratio,
+    make_chunks,
     map_videos,
     triplet_indices,
 )
@@ -108,6 +110,32 @@ def test_triplets_stay_inside_videos():
     assert valid.tolist() == [False, True, False, False, False, False]
     assert prev.tolist() == [0, 0, 1, 3, 3, 5]
     assert nxt.tolist() == [1, 2, 2, 4, 4, 5]
+
+
+@pytest.mark.parametrize("lengths", [[1], [2], [3], [8], [9], [50, 1, 7, 13], [6, 6, 2, 30]])
+def test_chunks_cover_every_frame_and_triplet_once(lengths):
+    vidx = np.repeat(np.arange(len(lengths)), lengths)
+    idx, rec, tri = make_chunks(vidx)
+    assert idx.shape[1] == 8 and rec.shape == idx.shape and tri.shape == (len(idx), 6)
+    # every frame reconstructed exactly once
+    counts = np.bincount(idx[rec > 0], minlength=len(vidx))
+    assert counts.tolist() == [1] * len(vidx)
+    # each chunk stays inside one video
+    assert all(len(set(vidx[row].tolist())) == 1 for row in idx)
+    # every frame with both neighbours in its video is the centre of exactly one triplet
+    _, _, valid = triplet_indices(vidx)
+    centres = idx[:, 1:-1][tri > 0]
+    assert sorted(centres.tolist()) == np.flatnonzero(valid).tolist()
+    for row, m in zip(idx, tri, strict=True):  # and its neighbours are the frames beside it
+        for j in np.flatnonzero(m):
+            assert row[j] + 1 == row[j + 1] == row[j + 2] - 1
+
+
+def test_auto_batch():
+    assert auto_batch(300) == 64
+    assert auto_batch(20_000) == 512
+    assert auto_batch(100_000) == 2048
+    assert auto_batch(10**7) == 2048
 
 
 def test_log_ratio():
