@@ -36,15 +36,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from summarizer.errors import SettingsError
+from summarizer.settings import check
 
 BUFFERS = ("hash", "grid", "entropy", "gzip", "passthrough")
 HASH_METHODS = ("phash", "dhash", "ahash")
-
-
-def _check(cond: bool, msg: str) -> None:
-    if not cond:
-        raise SettingsError(msg)
 
 
 @dataclass(frozen=True)
@@ -78,41 +73,41 @@ class DedupSettings:
     gzip_level: int = 1
 
     def __post_init__(self) -> None:
-        _check(
+        check(
             self.buffer in BUFFERS,
             f"dedup buffer must be one of {', '.join(BUFFERS)}, got {self.buffer!r}",
         )
-        _check(
+        check(
             self.hash_method in HASH_METHODS,
             f"hash_method must be one of {', '.join(HASH_METHODS)}, got {self.hash_method!r}",
         )
-        _check(2 <= self.hash_size <= 32, f"hash_size must be in [2, 32], got {self.hash_size}")
-        _check(self.buffer_size >= 1, f"buffer_size must be >= 1, got {self.buffer_size}")
-        _check(
+        check(2 <= self.hash_size <= 32, f"hash_size must be in [2, 32], got {self.hash_size}")
+        check(self.buffer_size >= 1, f"buffer_size must be >= 1, got {self.buffer_size}")
+        check(
             0 <= self.max_distance < self.hash_size**2,
             f"max_distance must be in [0, {self.hash_size**2 - 1}] for hash_size "
             f"{self.hash_size}, got {self.max_distance}",
         )
-        _check(
+        check(
             1 <= self.grid_x <= 16 and 1 <= self.grid_y <= 16,
             f"grid_x and grid_y must be in [1, 16], got {self.grid_x} x {self.grid_y}",
         )
-        _check(
+        check(
             1 <= self.min_changed_cells <= self.grid_x * self.grid_y,
             f"min_changed_cells must be in [1, {self.grid_x * self.grid_y}], "
             f"got {self.min_changed_cells}",
         )
-        _check(
+        check(
             0 <= self.cell_tolerance < 255,
             f"cell_tolerance must be in [0, 255), got {self.cell_tolerance}",
         )
         if self.buffer in ("entropy", "gzip"):
-            _check(
+            check(
                 self.expiry > self.buffer_size,
                 f"expiry ({self.expiry}) must be more than buffer_size ({self.buffer_size}): "
                 "the window must hold more frames than it keeps",
             )
-        _check(1 <= self.gzip_level <= 9, f"gzip_level must be in [1, 9], got {self.gzip_level}")
+        check(1 <= self.gzip_level <= 9, f"gzip_level must be in [1, 9], got {self.gzip_level}")
 
 
 @dataclass(frozen=True)

@@ -27,15 +27,11 @@ import numpy as np
 
 from summarizer import quality
 from summarizer.errors import SettingsError
+from summarizer.settings import check
 
 GATES = ("pass", "blur", "clip")
 BLUR_METHODS = ("laplacian", "fft")
 BLUR_DEFAULTS = {"laplacian": 100.0, "fft": 1.0}
-
-
-def _check(cond: bool, msg: str) -> None:
-    if not cond:
-        raise SettingsError(msg)
 
 
 def _prompts(value: Any, name: str) -> tuple[str, ...]:
@@ -75,18 +71,18 @@ class GateSettings:
     batch_size: int = 32
 
     def __post_init__(self) -> None:
-        _check(self.gate in GATES, f"gate must be one of {', '.join(GATES)}, got {self.gate!r}")
-        _check(
+        check(self.gate in GATES, f"gate must be one of {', '.join(GATES)}, got {self.gate!r}")
+        check(
             self.blur_method in BLUR_METHODS,
             f"blur_method must be laplacian or fft, got {self.blur_method!r}",
         )
-        _check(
+        check(
             self.blur_threshold is None
             or (math.isfinite(self.blur_threshold) and self.blur_threshold >= 0),
             f"blur_threshold must be >= 0, got {self.blur_threshold}",
         )
-        _check(0 < self.fft_cutoff < 0.5, f"fft_cutoff must be in (0, 0.5), got {self.fft_cutoff}")
-        _check(
+        check(0 < self.fft_cutoff < 0.5, f"fft_cutoff must be in (0, 0.5), got {self.fft_cutoff}")
+        check(
             16 <= self.measure_side <= 4096,
             f"measure_side must be in [16, 4096], got {self.measure_side}",
         )
@@ -94,13 +90,13 @@ class GateSettings:
         object.__setattr__(self, "negative", _prompts(self.negative, "negative"))
         for name in ("positive_margin", "negative_margin"):
             v = getattr(self, name)
-            _check(
+            check(
                 isinstance(v, (int, float)) and -1.0 <= v <= 1.0,
                 f"{name} must be a cosine similarity in [-1, 1], got {v!r}",
             )
-        _check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
+        check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
         if self.gate == "clip":
-            _check(
+            check(
                 bool(self.positive or self.negative),
                 "the clip gate needs prompts: give --positive and/or --negative "
                 "(or gate: {positive: [...], negative: [...]} in the config)",

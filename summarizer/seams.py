@@ -36,15 +36,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from summarizer.errors import InputError, SettingsError
+from summarizer.settings import check
 
 METRICS = ("euclidean", "cosine")
 MODES = ("fixed", "dynamic", "robust")
 MAD_SCALE = 1.4826
-
-
-def _check(cond: bool, msg: str) -> None:
-    if not cond:
-        raise SettingsError(msg)
 
 
 def _finite(x: float | None) -> bool:
@@ -99,67 +95,67 @@ class SeamSettings:
     keyframes_max: int = 4
 
     def __post_init__(self) -> None:
-        _check(self.metric in METRICS, f"metric must be euclidean or cosine, got {self.metric!r}")
-        _check(
+        check(self.metric in METRICS, f"metric must be euclidean or cosine, got {self.metric!r}")
+        check(
             isinstance(self.persist, int) and 1 <= self.persist <= 10,
             f"persist must be an integer from 1 to 10, got {self.persist!r}",
         )
-        _check(
+        check(
             self.threshold in MODES,
             f"threshold must be fixed, dynamic or robust, got {self.threshold!r}",
         )
-        _check(
+        check(
             _finite(self.fixed) and self.fixed >= 0,
             f"fixed threshold must be >= 0, got {self.fixed}",
         )
-        _check(_finite(self.k) and self.k >= 0, f"k must be >= 0, got {self.k}")
-        _check(
+        check(_finite(self.k) and self.k >= 0, f"k must be >= 0, got {self.k}")
+        check(
             _finite(self.window_s) and self.window_s > 0,
             f"window_s must be > 0, got {self.window_s}",
         )
-        _check(_finite(self.floor) and self.floor >= 0, f"floor must be >= 0, got {self.floor}")
-        _check(
+        check(_finite(self.floor) and self.floor >= 0, f"floor must be >= 0, got {self.floor}")
+        check(
             _finite(self.merge_s) and self.merge_s >= 0, f"merge_s must be >= 0, got {self.merge_s}"
         )
-        _check(
+        check(
             _finite(self.prominence) and 0 <= self.prominence <= 1,
             f"prominence must be in [0, 1], got {self.prominence}",
         )
-        _check(
+        check(
             isinstance(self.surveyor, bool),
             f"surveyor must be true or false, got {self.surveyor!r}",
         )
-        _check(
+        check(
             _finite(self.surveyor_window_s) and self.surveyor_window_s > 0,
             f"surveyor_window_s must be > 0, got {self.surveyor_window_s}",
         )
-        _check(
+        check(
             _finite(self.surveyor_step_s) and self.surveyor_step_s > 0,
             f"surveyor_step_s must be > 0, got {self.surveyor_step_s}",
         )
-        _check(
+        check(
             isinstance(self.surveyor_k_min, int) and self.surveyor_k_min >= 2,
             f"surveyor_k_min must be an integer >= 2, got {self.surveyor_k_min}",
         )
         for name in ("surveyor_mean_target", "surveyor_std_target"):
             v = getattr(self, name)
-            _check(_finite(v) and v > 0, f"{name} must be > 0, got {v}")
+            check(_finite(v) and v > 0, f"{name} must be > 0, got {v}")
         for name in ("min_segment_s", "max_segment_s"):
             v = getattr(self, name)
-            _check(v is None or (_finite(v) and v >= 0), f"{name} must be >= 0 or null, got {v}")
-        _check(
+            check(v is None or (_finite(v) and v >= 0), f"{name} must be >= 0 or null, got {v}")
+        check(
             self.max_segment_s is None or self.max_segment_s > 0,
             f"max_segment_s must be > 0 (or null for no limit), got {self.max_segment_s}",
         )
         if self.min_segment_s is not None and self.max_segment_s is not None:
-            _check(
+            check(
                 self.min_segment_s <= self.max_segment_s,
                 f"min_segment_s ({self.min_segment_s}) must not exceed max_segment_s ({self.max_segment_s})",
             )
         for name in ("keyframes_min", "keyframes_max"):
             v = getattr(self, name)
-            _check(isinstance(v, int) and v >= 1, f"{name} must be an integer >= 1, got {v}")
-        _check(
+            check(isinstance(v, int) and v >= 1, f"{name} must be an integer >= 1, got {v}")
+        check(
             self.keyframes_min <= self.keyframes_max,
             f"keyframes_min ({self.keyframes_min}) must not exceed keyframes_max ({self.keyframes_max})",
         )

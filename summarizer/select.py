@@ -24,13 +24,9 @@ import numpy as np
 
 from summarizer import quality
 from summarizer.errors import InputError, SettingsError
+from summarizer.settings import check
 
 K_MODES = ("auto", "budget")
-
-
-def _check(cond: bool, msg: str) -> None:
-    if not cond:
-        raise SettingsError(msg)
 
 
 def parse_k(value: Any) -> int | str:
@@ -88,27 +84,27 @@ class SummarySettings:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "k", parse_k(self.k))
-        _check(
+        check(
             math.isfinite(self.per_minute) and self.per_minute > 0,
             f"per_minute must be > 0, got {self.per_minute}",
         )
-        _check(self.k_max is None or self.k_max >= 2, f"k_max must be >= 2, got {self.k_max}")
-        _check(self.search_sample >= 10, f"search_sample must be >= 10, got {self.search_sample}")
-        _check(
+        check(self.k_max is None or self.k_max >= 2, f"k_max must be >= 2, got {self.k_max}")
+        check(self.search_sample >= 10, f"search_sample must be >= 10, got {self.search_sample}")
+        check(
             self.silhouette_sample >= 10,
             f"silhouette_sample must be >= 10, got {self.silhouette_sample}",
         )
-        _check(self.pca_dims >= 0, f"pca_dims must be >= 0, got {self.pca_dims}")
-        _check(
+        check(self.pca_dims >= 0, f"pca_dims must be >= 0, got {self.pca_dims}")
+        check(
             -1.0 <= self.max_similarity <= 1.0,
             f"max_similarity must be in [-1, 1], got {self.max_similarity}",
         )
-        _check(self.min_std >= 0, f"min_std must be >= 0, got {self.min_std}")
-        _check(
+        check(self.min_std >= 0, f"min_std must be >= 0, got {self.min_std}")
+        check(
             0 <= self.dark < self.bright <= 255,
             f"need 0 <= dark < bright <= 255, got dark={self.dark}, bright={self.bright}",
         )
-        _check(self.min_sharpness >= 0, f"min_sharpness must be >= 0, got {self.min_sharpness}")
+        check(self.min_sharpness >= 0, f"min_sharpness must be >= 0, got {self.min_sharpness}")
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ from summarizer.errors import SettingsError
 T = TypeVar("T")
 
 
-def _check(cond: bool, msg: str) -> None:
+def check(cond: bool, msg: str) -> None:
+    """Raise `SettingsError(msg)` unless `cond`: the one-line validation of every settings class."""
     if not cond:
         raise SettingsError(msg)
 
@@ -50,28 +51,28 @@ class SampleSettings:
     time_regex: str | None = None
 
     def __post_init__(self) -> None:
-        _check(
+        check(
             self.fps is None or (math.isfinite(self.fps) and self.fps > 0),
             f"fps must be > 0, got {self.fps}",
         )
-        _check(self.every_n >= 1, f"every_n must be >= 1, got {self.every_n}")
-        _check(
+        check(self.every_n >= 1, f"every_n must be >= 1, got {self.every_n}")
+        check(
             math.isfinite(self.start_s) and self.start_s >= 0,
             f"start_s must be >= 0, got {self.start_s}",
         )
-        _check(
+        check(
             self.end_s is None or self.end_s > self.start_s,
             f"end_s ({self.end_s}) must be after start_s ({self.start_s})",
         )
-        _check(
+        check(
             16 <= self.short_side <= 4096,
             f"short_side must be in [16, 4096], got {self.short_side}",
         )
-        _check(
+        check(
             16 <= self.thumb_short_side <= 1024,
             f"thumb_short_side must be in [16, 1024], got {self.thumb_short_side}",
         )
-        _check(self.batch_frames >= 1, f"batch_frames must be >= 1, got {self.batch_frames}")
+        check(self.batch_frames >= 1, f"batch_frames must be >= 1, got {self.batch_frames}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,15 +94,15 @@ class EmbedSettings:
     batch_size: int = 64
 
     def __post_init__(self) -> None:
-        _check(
+        check(
             self.embedder in ("clip", "pixels"),
             f"embedder must be clip or pixels, got {self.embedder!r}",
         )
-        _check(
+        check(
             self.precision in ("auto", "fp32", "bf16", "fp16"),
             f"precision must be auto, fp32, bf16 or fp16, got {self.precision!r}",
         )
-        _check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
+        check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
 
     @property
     def model_id(self) -> str:
