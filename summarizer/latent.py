@@ -58,6 +58,7 @@ from typing import Any
 import numpy as np
 
 from summarizer.errors import InputError, SettingsError
+from summarizer.settings import check
 
 ProgressFn = Callable[[int, int, float], None]
 
@@ -67,11 +68,6 @@ META_FILE = "latent.json"
 # Keras' default 0.99 lags badly when an epoch is a few steps (small collections): the
 # moving statistics used at inference then differ from the batch statistics trained on.
 BN_MOMENTUM = 0.9
-
-
-def _check(cond: bool, msg: str) -> None:
-    if not cond:
-        raise SettingsError(msg)
 
 
 @dataclass(frozen=True)
@@ -116,46 +112,44 @@ class LatentSettings:
         def finite(v: float) -> bool:
             return isinstance(v, (int, float)) and math.isfinite(v)
 
-        _check(self.pca_dims >= 2, f"pca_dims must be >= 2, got {self.pca_dims}")
-        _check(
+        check(self.pca_dims >= 2, f"pca_dims must be >= 2, got {self.pca_dims}")
+        check(
             finite(self.code_std) and 0 < self.code_std < 1,
             f"code_std must be in (0, 1), got {self.code_std}",
         )
         for name in ("activity_weight", "triplet_weight"):
             v = getattr(self, name)
-            _check(finite(v) and v >= 0, f"{name} must be >= 0, got {v}")
-        _check(
+            check(finite(v) and v >= 0, f"{name} must be >= 0, got {v}")
+        check(
             finite(self.triplet_eps) and self.triplet_eps > 0,
             f"triplet_eps must be > 0, got {self.triplet_eps}",
         )
-        _check(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
-        _check(self.patience >= 1, f"patience must be >= 1, got {self.patience}")
-        _check(
+        check(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
+        check(self.patience >= 1, f"patience must be >= 1, got {self.patience}")
+        check(
             finite(self.min_delta) and self.min_delta >= 0,
             f"min_delta must be >= 0, got {self.min_delta}",
         )
-        _check(
+        check(
             self.batch_size is None or (isinstance(self.batch_size, int) and self.batch_size >= 8),
             f"batch_size must be >= 8 frames (or None: automatic), got {self.batch_size}",
         )
-        _check(
+        check(
             finite(self.learning_rate) and 0 < self.learning_rate < 1,
             f"learning_rate must be in (0, 1), got {self.learning_rate}",
         )
-        _check(
+        check(
             finite(self.validation_fraction) and 0 <= self.validation_fraction < 0.5,
             f"validation_fraction must be in [0, 0.5), got {self.validation_fraction}",
         )
-        _check(self.min_frames >= 8, f"min_frames must be >= 8, got {self.min_frames}")
-        _check(
+        check(self.min_frames >= 8, f"min_frames must be >= 8, got {self.min_frames}")
+        check(
             finite(self.stretch) and 0 <= self.stretch <= 1,
             f"stretch must be in [0, 1], got {self.stretch}",
         )
-        _check(
-            self.shape in ("square", "disc"), f"shape must be square or disc, got {self.shape!r}"
-        )
-        _check(finite(self.angle_deg), f"angle_deg must be a number, got {self.angle_deg}")
-        _check(
+        check(self.shape in ("square", "disc"), f"shape must be square or disc, got {self.shape!r}")
+        check(finite(self.angle_deg), f"angle_deg must be a number, got {self.angle_deg}")
+        check(
             isinstance(self.seed, int) and 0 <= self.seed < 2**31,
             f"seed must be an integer in [0, 2^31), got {self.seed}",
         )

@@ -34,16 +34,12 @@ from typing import Any
 import numpy as np
 
 from summarizer.errors import AtlasError, InputError, SettingsError
+from summarizer.settings import check
 
 MAX_MEGAPIXELS = 1000.0  # about 3 GB of RGB canvas: beyond that a print size is a mistake
 MIN_TILE_PX = 4
 FORMATS = ("png", "pdf")
 ProgressFn = Callable[[int, int], None]
-
-
-def _check(cond: bool, msg: str) -> None:
-    if not cond:
-        raise SettingsError(msg)
 
 
 def _finite(v: Any) -> bool:
@@ -78,48 +74,48 @@ class PosterSettings:
     use_source: bool = True
 
     def __post_init__(self) -> None:
-        _check(
+        check(
             isinstance(self.cols, int) and 1 <= self.cols <= 2000,
             f"cols must be in [1, 2000], got {self.cols}",
         )
-        _check(
+        check(
             isinstance(self.rows, int) and 1 <= self.rows <= 2000,
             f"rows must be in [1, 2000], got {self.rows}",
         )
-        _check(
+        check(
             len(self.center) == 2 and all(_finite(c) for c in self.center),
             f"center must be two numbers, got {self.center}",
         )
-        _check(_finite(self.width) and self.width > 0, f"width must be > 0, got {self.width}")
-        _check(
+        check(_finite(self.width) and self.width > 0, f"width must be > 0, got {self.width}")
+        check(
             self.height is None or (_finite(self.height) and self.height > 0),
             f"height must be > 0, got {self.height}",
         )
-        _check(
+        check(
             _finite(self.dpi) and 10 <= self.dpi <= 2400,
             f"dpi must be in [10, 2400], got {self.dpi}",
         )
         if self.size_cm is not None:
-            _check(
+            check(
                 len(self.size_cm) == 2 and all(_finite(v) and 1 <= v <= 1000 for v in self.size_cm),
                 f"print size must be two lengths in [1, 1000] cm, got {self.size_cm}",
             )
         if self.size_px is not None:
-            _check(
+            check(
                 len(self.size_px) == 2
                 and all(
                     isinstance(v, (int, np.integer)) and 16 <= v <= 200_000 for v in self.size_px
                 ),
                 f"size_px must be two sizes in [16, 200000] px, got {self.size_px}",
             )
-        _check(
+        check(
             self.size_cm is None or self.size_px is None,
             "give size_cm (+ dpi) or size_px, not both",
         )
-        _check(16 <= self.tile_px <= 4096, f"tile_px must be in [16, 4096], got {self.tile_px}")
-        _check(self.fit in ("cover", "contain"), f"fit must be cover or contain, got {self.fit!r}")
-        _check(0 <= self.gap_px <= 200, f"gap_px must be in [0, 200], got {self.gap_px}")
-        _check(
+        check(16 <= self.tile_px <= 4096, f"tile_px must be in [16, 4096], got {self.tile_px}")
+        check(self.fit in ("cover", "contain"), f"fit must be cover or contain, got {self.fit!r}")
+        check(0 <= self.gap_px <= 200, f"gap_px must be in [0, 200], got {self.gap_px}")
+        check(
             len(self.background) == 3 and all(0 <= int(c) <= 255 for c in self.background),
             f"background must be an RGB triple, got {self.background}",
         )
@@ -146,14 +142,14 @@ class PosterSettings:
             w = self.cols * self.tile_px
             h = self.rows * max(1, int(round(self.tile_px / tile_aspect)))
         mp = w * h / 1e6
-        _check(
+        check(
             mp <= MAX_MEGAPIXELS,
             f"poster of {w} x {h} px ({mp:,.0f} megapixels) is too big "
             f"(limit {MAX_MEGAPIXELS:,.0f}); lower the size or the dpi",
         )
         tw = (w - self.gap_px * (self.cols - 1)) / self.cols
         th = (h - self.gap_px * (self.rows - 1)) / self.rows
-        _check(
+        check(
             tw >= MIN_TILE_PX and th >= MIN_TILE_PX,
             f"tiles of {tw:.1f} x {th:.1f} px are too small: a {w} x {h} px poster "
             f"cannot hold {self.cols} x {self.rows} tiles",
@@ -367,7 +363,7 @@ def render_poster(
 
     out = Path(out)
     fmt = out.suffix.lower().lstrip(".")
-    _check(fmt in FORMATS, f"poster file must end in .png or .pdf, got {out.name!r}")
+    check(fmt in FORMATS, f"poster file must end in .png or .pdf, got {out.name!r}")
     thumbs = frames.thumbnails
     aspect = 16 / 9
     for t in thumbs:
