@@ -203,15 +203,10 @@ def bad_inputs(clip, tmp_path_factory) -> dict[str, Path]:
 BAD = ["non-video", "truncated", "audio-only", "zero-frames", "empty-file", "missing"]
 
 
-def _assert_clean_failure(code: int, err: str, store: Path, native_noise: bool = False) -> None:
-    """Exit 2, one ``error:`` line, no traceback, nothing (not even temp folders) in the store.
-
-    `native_noise`: the run was a real process whose native libraries may log to fd 2
-    themselves; only our own lines are counted then (see the strict test below).
-    """
+def _assert_clean_failure(code: int, err: str, store: Path) -> None:
+    """Exit 2, one ``error:`` line (native decoder logging included), no traceback, nothing
+    (not even temp folders) in the store."""
     lines = [line for line in err.splitlines() if line.strip()]
-    if native_noise:
-        lines = [line for line in lines if "video_reader.cc" not in line]
     assert code == 2
     assert "Traceback" not in err
     assert len(lines) == 1 and lines[0].startswith("error: "), err
@@ -231,7 +226,7 @@ def test_bad_input_in_process(bad_inputs, what, tmp_path, capsys):
 def test_bad_input_subprocess(bad_inputs, what, tmp_path):
     store = tmp_path / "store"
     r = cli(str(bad_inputs[what]), "--store", str(store), "--embedder", "pixels")
-    _assert_clean_failure(r.returncode, r.stderr, store, native_noise=True)
+    _assert_clean_failure(r.returncode, r.stderr, store)
 
 
 def test_bad_input_among_good_ones_computes_nothing(clip, bad_inputs, tmp_path, capsys):
@@ -268,10 +263,6 @@ def test_unwritable_store(clip, tmp_path, capsys):
     assert code == 2 and err.startswith("error: store folder") and "Traceback" not in err
 
 
-@pytest.mark.xfail(
-    reason="decord logs 'ERROR opening' to fd 2 before summarizer.video classifies the file",
-    strict=False,
-)
 def test_subprocess_truncated_stderr_is_one_line(bad_inputs, tmp_path):
     """The whole stderr of a failing run, native decoder logging included, is one line."""
     r = cli(str(bad_inputs["truncated"]), "--store", str(tmp_path / "s"), "--embedder", "pixels")
