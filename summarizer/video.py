@@ -49,6 +49,7 @@ IMAGE_FOLDER_FPS = 1.0  # frame rate of an image folder when settings.fps is Non
 # Seeking costs about as much as skipping this many frames (measured: ~18 ms per seek
 # against ~0.75 ms per skipped 640x360 H.264 frame); seek only when it saves more.
 _SEEK_COST_FRAMES = 48
+DECODE_THREADS = 0  # decord decoder threads (0: ffmpeg picks)
 
 
 class UnreadableImageWarning(UserWarning):
@@ -288,7 +289,9 @@ def _open_reader(path: Path, width: int = -1, height: int = -1):
         raise InputError(f"{path.name} is an empty file")
     try:
         with _native_stderr_silenced():
-            return decord.VideoReader(str(path), ctx=decord.cpu(0), width=width, height=height)
+            return decord.VideoReader(
+                str(path), ctx=decord.cpu(0), width=width, height=height, num_threads=DECODE_THREADS
+            )
     except Exception as exc:  # decord raises RuntimeError / DECORDError / AssertionError
         raise _explain_open_failure(path, exc) from None
 
