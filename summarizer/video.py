@@ -424,6 +424,19 @@ def probe(path: str | Path, *, settings: SampleSettings | None = None) -> Probe:
     )
 
 
+FIRST_BATCH = 4  # batches start this small and double up to batch_frames
+
+
+def _ramp(batch: int) -> Iterator[int]:
+    """Batch sizes 4, 8, 16, ... up to `batch`: the consumer (the embedder, in the pipeline)
+    starts after a few frames instead of a whole batch, and each batch decodes while the one
+    before, half its size, is embedded."""
+    size = max(1, min(batch, FIRST_BATCH))
+    while True:
+        yield size
+        size = min(batch, size * 2)
+
+
 class _Cursor:
     """Moves a decord reader forward to wanted frames: skips (decodes without converting)
     between them, and seeks only when a key frame lies far enough ahead to pay off."""
@@ -466,6 +479,8 @@ def _read(
     idxs: list[int] = []
     n = len(index.times)
     cur = _Cursor(vr, index.keys)
+    sizes = _ramp(batch)
+    cap = next(sizes)
     try:
         for target in wanted:
             target = int(target)
@@ -474,9 +489,10 @@ def _read(
             cur.goto(target)
             images.append(cur.take())
             idxs.append(target)
-            if len(images) >= batch:
+            if len(images) >= cap:
                 yield _batch(index, idxs, images)
                 images, idxs = [], []
+                cap = next(sizes)
         if check_tail and cur.pos < n:
             cur.goto(n - 1)
             cur.take()
@@ -566,11 +582,14 @@ def read_frames(
     else:
         vr = _open_reader(p, *((w, h) if (w, h) != (index.width, index.height) else (-1, -1)))
         got = list(_read(p, vr, index, uniq, len(uniq)))
-    if not got or len(got[0]) != len(uniq):
-        raise _truncated(p, index, int(uniq[-1]), None)
-    b = got[0]
-    pos = np.searchsorted(b.indices, ask)
-    return FrameBatch(times_s=b.times_s[pos], indices=ask.copy(), images=b.images[pos])
+    got_idx = np.concatenate([b.indices for b in got]) if got else np.zeros(0, np.int64)
+    if len(got_idx) != len(uniq):
+        missing = int(np.setdiff1d(uniq, got_idx)[0])
+        raise _truncated(p, index, missing, None)
+    images = got[0].images if len(got) == 1 else np.concatenate([b.images for b in got])
+    times = np.concatenate([b.times_s for b in got])
+    pos = np.searchsorted(got_idx, ask)
+    return FrameBatch(times_s=times[pos], indices=ask.copy(), images=images[pos])
 
 
 # --------------------------------------------------------------------------- ffmpeg fallback
@@ -715,6 +734,8 @@ def _ffmpeg_read(
     n = len(index.times)
     pos = 0  # next wanted position
     last = -1
+    sizes = _ramp(batch)
+    cap = next(sizes)
     images: list[np.ndarray] = []
     idxs: list[int] = []
     try:
@@ -740,9 +761,10 @@ def _ffmpeg_read(
                 images.append(np.frombuffer(buf, np.uint8).reshape(h, w, 3).copy())
                 idxs.append(k)
                 pos += 1
-                if len(images) >= batch:
+                if len(images) >= cap:
                     yield _batch(index, idxs, images)
                     images, idxs = [], []
+                    cap = next(sizes)
     finally:
         proc.kill()
         proc.wait()
@@ -880,6 +902,8 @@ def _iter_folder(
     images: list[np.ndarray] = []
     idxs: list[int] = []
     produced = 0
+    sizes = _ramp(settings.batch_frames)
+    cap = next(sizes)
     for i in sel:
         f = info.files[int(i)]
         try:
@@ -894,12 +918,13 @@ def _iter_folder(
             continue
         images.append(img)
         idxs.append(int(i))
-        if len(images) >= settings.batch_frames:
+        if len(images) >= cap:
             produced += len(images)
             if stats is not None:
                 stats.frames += len(images)
             yield _folder_batch(info, idxs, images)
             images, idxs = [], []
+            cap = next(sizes)
     if images:
         produced += len(images)
         if stats is not None:
