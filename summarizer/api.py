@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from summarizer.sampling import split_sample_section
 from summarizer.seams import SeamSettings
 from summarizer.select import Summary, SummarySettings
 from summarizer.settings import EmbedSettings, SampleSettings, from_dict, load_config
@@ -29,6 +30,7 @@ class Settings:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Settings:
         """From a mapping of sections (``{"sample": {...}, "seams": {...}}``); unknown keys refused."""
+        data = {**data, "sample": split_sample_section(data)[0]}
         sections = {"sample": SampleSettings, "embed": EmbedSettings}
         sections |= {"seams": SeamSettings, "summary": SummarySettings}
         return cls(**{name: from_dict(c, data.get(name)) for name, c in sections.items()})

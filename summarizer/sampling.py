@@ -20,7 +20,7 @@ import math
 import warnings
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +110,18 @@ class SampleResult:
 
 
 Writer = Callable[[KeptFrame, np.ndarray], str]
+
+
+def split_sample_section(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The config's ``sample:`` section split into `SampleSettings` keys (decoding, which
+    every command reads) and `SamplerSettings` keys (only the `sample` command's), so one
+    config file serves every command."""
+    data = config.get("sample") or {}
+    if not isinstance(data, dict):
+        raise SettingsError("config section 'sample:' must be a mapping")
+    sampler_keys = {f.name for f in fields(SamplerSettings)}
+    decode = {k: v for k, v in data.items() if k not in sampler_keys}
+    return decode, {k: v for k, v in data.items() if k in sampler_keys}
 
 
 def sample_frames(

@@ -12,6 +12,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any, TypeVar
 
+from summarizer.sampling import split_sample_section
 from summarizer.settings import EmbedSettings, SampleSettings, from_dict, load_config, replace
 
 T = TypeVar("T")
@@ -75,7 +76,7 @@ def section(config: dict[str, Any], name: str, cls: type[T], **flags: Any) -> T:
 
 def sample_settings(args: argparse.Namespace, config: dict[str, Any]) -> SampleSettings:
     s = section(
-        config,
+        {"sample": split_sample_section(config)[0]},
         "sample",
         SampleSettings,
         fps=args.fps,

@@ -97,15 +97,10 @@ def settings_from(args: argparse.Namespace, config: dict[str, Any]):
     """(SampleSettings, SamplerSettings, DedupSettings, GateSettings) from config + flags."""
     from summarizer.dedup import DedupSettings
     from summarizer.gates import GateSettings
-    from summarizer.sampling import SamplerSettings
+    from summarizer.sampling import SamplerSettings, split_sample_section
     from summarizer.settings import from_dict
 
-    section = config.get("sample") or {}
-    if not isinstance(section, dict):
-        raise SettingsError("config section 'sample:' must be a mapping")
-    sampler_keys = {f.name for f in dataclasses.fields(SamplerSettings)}
-    sampler_cfg = {k: v for k, v in section.items() if k in sampler_keys}
-    decode_cfg = {k: v for k, v in section.items() if k not in sampler_keys}
+    decode_cfg, sampler_cfg = split_sample_section(config)
     decode_cfg.setdefault("short_side", FULL_SIZE)
     if decode_cfg["short_side"] > 720:
         decode_cfg.setdefault("batch_frames", 8)  # large frames: smaller batches, flat memory
