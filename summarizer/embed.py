@@ -45,8 +45,9 @@ log = logging.getLogger(__name__)
 # shared with the decoder thread, the app and other processes, and spinning workers burn the
 # cores those need: on the 2-core machine bench_embed embeds 2-3x faster with this, and the
 # pipeline's decoding overlaps embedding instead of fighting it. It only takes effect when set
-# before torch is first imported; an OMP_WAIT_POLICY already in the environment wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# before torch is first imported; OMP_WAIT_POLICY or GOMP_SPINCOUNT in the environment win.
+if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 
 CHECKPOINT_EXTS = (".safetensors", ".bin", ".pt", ".pth")
 FOLDER_CHECKPOINTS = (
