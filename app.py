@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from summarizer import app_support as ui
+from summarizer.dashboard import caches, catalog, labels, processing, ui, uploads, urlstate
 
 
 def show_outcome(outcome: dict, embedder: str) -> None:
@@ -46,18 +46,20 @@ def process_items(items: list[tuple[str, object]], store, sample, embed) -> list
         box = st.container(border=True)
         box.markdown(f"**{name}**")
         bars = {
-            stage: col.progress(0.0, text=f"{k + 1}. {ui.STAGE_LABELS[stage]}")
+            stage: col.progress(0.0, text=f"{k + 1}. {processing.STAGE_LABELS[stage]}")
             for k, (stage, col) in enumerate(
-                zip(ui.STAGES, box.columns(len(ui.STAGES)), strict=True)
+                zip(processing.STAGES, box.columns(len(processing.STAGES)), strict=True)
             )
         }
 
         def on_progress(stage: str, frac: float, detail: str, bars=bars) -> None:
-            k = ui.STAGES.index(stage)
-            text = f"{k + 1}. {ui.STAGE_LABELS[stage]}" + (f": {detail}" if detail else "")
+            k = processing.STAGES.index(stage)
+            text = f"{k + 1}. {processing.STAGE_LABELS[stage]}" + (f": {detail}" if detail else "")
             bars[stage].progress(frac, text=text)
 
-        outcomes.append(ui.ingest_and_process(store, name, data, sample, embed, limit, on_progress))
+        outcomes.append(
+            processing.ingest_and_process(store, name, data, sample, embed, limit, on_progress)
+        )
         overall.progress((i + 1) / len(items), text=f"File {i + 1} of {len(items)} done")
     overall.empty()
     return outcomes
@@ -71,16 +73,18 @@ def library(store, embedder: str) -> None:
         return
     table = []
     for row in rows:
-        done = ui.computed_summary(store, row["sha256"])
+        done = catalog.computed_summary(store, row["sha256"])
         q = f"?video={row['sha256']}&emb={embedder}"
         table.append(
             {
-                "thumbnail": ui.cached_library_thumbnail(str(store.root), row["sha256"], len(done)),
+                "thumbnail": caches.cached_library_thumbnail(
+                    str(store.root), row["sha256"], len(done)
+                ),
                 "name": row["name"],
-                "duration": ui.fmt_duration(row["duration_s"]),
+                "duration": labels.fmt_duration(row["duration_s"]),
                 "size": f"{row['width']}x{row['height']}",
                 "added": datetime.fromtimestamp(row["added_at"]).strftime("%Y-%m-%d %H:%M"),
-                "computed": ui.computed_text(done),
+                "computed": catalog.computed_text(done),
                 "seams": f"seams{q}",
                 "summary": f"summary{q}",
             }
@@ -108,10 +112,10 @@ def home() -> None:
         "Upload videos (or try the sample), then open **Seams**, **Summary** or **Latent map** "
         "in the sidebar. Every result is cached, and every page's link reopens the same view."
     )
-    store = ui.get_store()
+    store = caches.get_store()
     embed = ui.sidebar_embedder()
-    sample = ui.sample_settings()
-    ui.sync_query({"emb": embed.embedder})
+    sample = processing.sample_settings()
+    urlstate.sync_query({"emb": embed.embedder})
     st.sidebar.caption(f"Store: `{store.root}`")
 
     left, right = st.columns([3, 2], gap="large")
@@ -120,9 +124,9 @@ def home() -> None:
         limit_mb = int(st.get_option("server.maxUploadSize"))
         files = st.file_uploader(
             "Video files",
-            type=list(ui.VIDEO_TYPES),
+            type=list(uploads.VIDEO_TYPES),
             accept_multiple_files=True,
-            help=f"Accepted types: {', '.join(ui.VIDEO_TYPES)}. Up to {limit_mb:,} MB per file "
+            help=f"Accepted types: {', '.join(uploads.VIDEO_TYPES)}. Up to {limit_mb:,} MB per file "
             "(server.maxUploadSize in .streamlit/config.toml). Several files at once are fine.",
         )
         go = st.button(

@@ -8,14 +8,24 @@ from __future__ import annotations
 
 import streamlit as st
 
-from summarizer import app_support as ui
+from summarizer.dashboard import (
+    caches,
+    charts,
+    downloads,
+    labels,
+    processing,
+    ui,
+    uploads,
+    urlparams,
+    urlstate,
+)
 from summarizer.export import time_label, video_stem
 from summarizer.seams import MODES, SeamSettings
 
 ui.page_setup("Seams", ":material/timeline:")
-store = ui.get_store()
+store = caches.get_store()
 embed = ui.sidebar_embedder()
-sample = ui.sample_settings()
+sample = processing.sample_settings()
 row = ui.pick_video(store)
 d = SeamSettings()
 NO_LIMIT = 120.0  # the longest-segment slider's top: no limit
@@ -26,7 +36,9 @@ with st.sidebar:
     mode = st.radio(
         "Threshold",
         MODES,
-        **ui.bound("seam_mode", "mode", lambda qp: ui.qp_choice(qp, "mode", MODES, d.threshold)),
+        **urlstate.bound(
+            "seam_mode", "mode", lambda qp: urlparams.qp_choice(qp, "mode", MODES, d.threshold)
+        ),
         horizontal=True,
         help="fixed: one value. dynamic: rolling mean + k x std. robust: rolling median + k x MAD.",
     )
@@ -36,7 +48,9 @@ with st.sidebar:
             0.0,
             2.0,
             step=0.01,
-            **ui.bound("seam_fixed", "thr", lambda qp: ui.qp_float(qp, "thr", d.fixed, 0.0, 2.0)),
+            **urlstate.bound(
+                "seam_fixed", "thr", lambda qp: urlparams.qp_float(qp, "thr", d.fixed, 0.0, 2.0)
+            ),
         )
     else:
         st.slider(
@@ -44,7 +58,7 @@ with st.sidebar:
             0.0,
             10.0,
             step=0.25,
-            **ui.bound("seam_k", "k", lambda qp: ui.qp_float(qp, "k", d.k, 0.0, 10.0)),
+            **urlstate.bound("seam_k", "k", lambda qp: urlparams.qp_float(qp, "k", d.k, 0.0, 10.0)),
             help="Higher k: fewer, stronger seams.",
         )
         st.slider(
@@ -52,8 +66,10 @@ with st.sidebar:
             2.0,
             300.0,
             step=1.0,
-            **ui.bound(
-                "seam_window", "win", lambda qp: ui.qp_float(qp, "win", d.window_s, 2.0, 300.0)
+            **urlstate.bound(
+                "seam_window",
+                "win",
+                lambda qp: urlparams.qp_float(qp, "win", d.window_s, 2.0, 300.0),
             ),
         )
     st.slider(
@@ -62,8 +78,10 @@ with st.sidebar:
         30.0,
         step=0.5,
         help="Shorter segments merge into the neighbour they look most like.",
-        **ui.bound(
-            "seam_min", "min", lambda qp: ui.qp_float(qp, "min", d.min_segment_s or 0.0, 0.0, 30.0)
+        **urlstate.bound(
+            "seam_min",
+            "min",
+            lambda qp: urlparams.qp_float(qp, "min", d.min_segment_s or 0.0, 0.0, 30.0),
         ),
     )
     st.slider(
@@ -72,57 +90,59 @@ with st.sidebar:
         NO_LIMIT,
         step=1.0,
         help=f"Longer segments split at their largest internal change. {NO_LIMIT:g}: no limit.",
-        **ui.bound(
+        **urlstate.bound(
             "seam_max",
             "max",
-            lambda qp: ui.qp_float(qp, "max", d.max_segment_s or NO_LIMIT, 1.0, NO_LIMIT),
+            lambda qp: urlparams.qp_float(qp, "max", d.max_segment_s or NO_LIMIT, 1.0, NO_LIMIT),
         ),
     )
     with st.expander("Advanced"):
         st.checkbox(
             "KNN surveyor",
-            **ui.bound("seam_surveyor", "sv", lambda qp: ui.qp_bool(qp, "sv", d.surveyor)),
+            **urlstate.bound(
+                "seam_surveyor", "sv", lambda qp: urlparams.qp_bool(qp, "sv", d.surveyor)
+            ),
             help="Adapt the threshold window by window from the neighbourhood of the successor "
             "distances.",
             disabled=mode == "fixed",
         )
 
-min_s = ui.kept("seam_min", d.min_segment_s)
-max_s = ui.kept("seam_max", d.max_segment_s)
+min_s = urlstate.kept("seam_min", d.min_segment_s)
+max_s = urlstate.kept("seam_max", d.max_segment_s)
 settings = SeamSettings(
     threshold=mode,
-    fixed=ui.kept("seam_fixed", d.fixed),
-    k=ui.kept("seam_k", d.k),
-    window_s=ui.kept("seam_window", d.window_s),
+    fixed=urlstate.kept("seam_fixed", d.fixed),
+    k=urlstate.kept("seam_k", d.k),
+    window_s=urlstate.kept("seam_window", d.window_s),
     min_segment_s=min_s,
     max_segment_s=None if max_s >= NO_LIMIT else max(max_s, min_s),
-    surveyor=bool(ui.kept("seam_surveyor", d.surveyor)) and mode != "fixed",
+    surveyor=bool(urlstate.kept("seam_surveyor", d.surveyor)) and mode != "fixed",
 )
-ui.sync_query(
+urlstate.sync_query(
     {
         "video": row["sha256"],
         "emb": embed.embedder,
         "mode": mode,
-        "k": ui.fmt_num(settings.k) if mode != "fixed" else None,
-        "win": ui.fmt_num(settings.window_s) if mode != "fixed" else None,
-        "thr": ui.fmt_num(settings.fixed) if mode == "fixed" else None,
-        "min": ui.fmt_num(min_s),
-        "max": ui.fmt_num(max_s),
+        "k": urlparams.fmt_num(settings.k) if mode != "fixed" else None,
+        "win": urlparams.fmt_num(settings.window_s) if mode != "fixed" else None,
+        "thr": urlparams.fmt_num(settings.fixed) if mode == "fixed" else None,
+        "min": urlparams.fmt_num(min_s),
+        "max": urlparams.fmt_num(max_s),
         "sv": "1" if settings.surveyor else "0",
     }
 )
 
 # ---------------------------------------------------------------- result
 st.title(f"Seams · {row['name']}")
-ev = ui.load_embedded_cached(store, row["sha256"], sample, embed)
+ev = caches.load_embedded_cached(store, row["sha256"], sample, embed)
 if ev is None:
     ui.embed_here(store, row, sample, embed)
 
 with ui.friendly_errors():
-    seg = ui.cached_segments(row["sha256"], ev.model_id, settings, ev)
+    seg = caches.cached_segments(row["sha256"], ev.model_id, settings, ev)
     n_seg = len(seg.segments)
     c = st.columns(5)
-    c[0].metric("Duration", ui.fmt_duration(ev.ref.probe.duration_s))
+    c[0].metric("Duration", labels.fmt_duration(ev.ref.probe.duration_s))
     c[1].metric("Frames embedded", f"{len(ev.times_s):,}")
     c[2].metric("Seams detected", len(seg.seams_s))
     c[3].metric("Segments", n_seg)
@@ -131,9 +151,11 @@ with ui.friendly_errors():
     chart_col, frame_col = st.columns([4, 1], gap="medium")
     with chart_col:
         event = st.altair_chart(
-            ui.seams_chart(
+            charts.seams_chart(
                 seg,
-                ui.cached_frame_images(row["sha256"], ev.model_id, len(ev.times_s), ev.thumbnails),
+                caches.cached_frame_images(
+                    row["sha256"], ev.model_id, len(ev.times_s), ev.thumbnails
+                ),
             ),
             width="stretch",
             on_select="rerun",
@@ -146,11 +168,11 @@ with ui.friendly_errors():
             "it, drag or scroll to pan and zoom."
         )
     with frame_col:
-        picked = ui.selected_value(event, "frame", "frame")
+        picked = charts.selected_value(event, "frame", "frame")
         if picked is None and len(seg.seams_s):
             picked = int(min(len(ev.times_s) - 1, seg.segments[min(1, n_seg - 1)].first))
         if picked is not None:
-            img = ui.frames_at(ev, [picked])[0]
+            img = caches.frames_at(ev, [picked])[0]
             st.image(img, caption=f"frame at {time_label(ev.times_s[picked])}", width="stretch")
             st.caption("Click a point of the curve to show its frame here.")
 
@@ -163,7 +185,7 @@ with ui.friendly_errors():
         first = (int(page) - 1) * per_page
     shown = seg.segments[first : first + per_page]
     wanted = [k for s in shown for k in s.keyframes]
-    images = dict(zip(wanted, ui.frames_at(ev, wanted), strict=True))
+    images = dict(zip(wanted, caches.frames_at(ev, wanted), strict=True))
     for s in shown:
         with st.container(border=True):
             info, *cols = st.columns([1.1, 1, 1, 1, 1], vertical_alignment="center")
@@ -179,7 +201,7 @@ with ui.friendly_errors():
     d1, d2, d3, d4, _ = st.columns([1, 1, 1, 1.2, 1])
 
     def deferred(what: str):
-        return lambda: ui.segment_downloads(ev, seg, sample, embed, what)
+        return lambda: downloads.segment_downloads(ev, seg, sample, embed, what)
 
     d1.download_button(
         "Keyframes (ZIP)",
@@ -205,7 +227,7 @@ with ui.friendly_errors():
         on_click="ignore",
         icon=":material/table:",
     )
-    has_source = ui.source_file(store, row["sha256"]) is not None and ev.ref.kind == "video"
+    has_source = uploads.source_file(store, row["sha256"]) is not None and ev.ref.kind == "video"
     d4.download_button(
         "Clips (ZIP of MP4)",
         deferred("clips"),

@@ -10,16 +10,16 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from summarizer import app_support as ui
+from summarizer.dashboard import caches, downloads, processing, ui, urlparams, urlstate
 from summarizer.dedup import BUFFERS, DedupSettings
 from summarizer.export import time_label, video_stem
 from summarizer.gates import GATES, GateSettings
 from summarizer.select import SummarySettings
 
 ui.page_setup("Summary", ":material/grid_view:")
-store = ui.get_store()
+store = caches.get_store()
 embed = ui.sidebar_embedder()
-sample = ui.sample_settings()
+sample = processing.sample_settings()
 row = ui.pick_video(store)
 d = SummarySettings()
 K_MODES = ("auto", "fixed", "budget")
@@ -31,25 +31,32 @@ with st.sidebar:
         "Number of keyframes",
         K_MODES,
         format_func=K_LABELS.get,
-        **ui.bound(
+        **urlstate.bound(
             "sum_kmode",
             "n",
             lambda qp: (
                 "fixed"
-                if str(ui.qp_get(qp, "n", "auto")).isdigit()
-                else ui.qp_choice(qp, "n", K_MODES, "auto")
+                if str(urlparams.qp_get(qp, "n", "auto")).isdigit()
+                else urlparams.qp_choice(qp, "n", K_MODES, "auto")
             ),
         ),
     )
     if k_mode == "fixed":
-        st.slider("k", 1, 48, **ui.bound("sum_k", "n", lambda qp: ui.qp_int(qp, "n", 8, 1, 48)))
+        st.slider(
+            "k",
+            1,
+            48,
+            **urlstate.bound("sum_k", "n", lambda qp: urlparams.qp_int(qp, "n", 8, 1, 48)),
+        )
     elif k_mode == "budget":
         st.slider(
             "Keyframes per minute",
             0.5,
             30.0,
             step=0.5,
-            **ui.bound("sum_pm", "pm", lambda qp: ui.qp_float(qp, "pm", d.per_minute, 0.5, 30.0)),
+            **urlstate.bound(
+                "sum_pm", "pm", lambda qp: urlparams.qp_float(qp, "pm", d.per_minute, 0.5, 30.0)
+            ),
         )
     st.slider(
         "Drop near-duplicate picks above similarity",
@@ -57,11 +64,15 @@ with st.sidebar:
         1.0,
         step=0.01,
         help="A pick whose cosine similarity to an earlier pick is higher is dropped (1: off).",
-        **ui.bound("sum_sim", "sim", lambda qp: ui.qp_float(qp, "sim", d.max_similarity, 0.5, 1.0)),
+        **urlstate.bound(
+            "sum_sim", "sim", lambda qp: urlparams.qp_float(qp, "sim", d.max_similarity, 0.5, 1.0)
+        ),
     )
     st.checkbox(
         "Skip flat, dark, bright and blurred frames",
-        **ui.bound("sum_info", "info", lambda qp: ui.qp_bool(qp, "info", d.drop_uninformative)),
+        **urlstate.bound(
+            "sum_info", "info", lambda qp: urlparams.qp_bool(qp, "info", d.drop_uninformative)
+        ),
     )
     st.subheader("Before clustering")
     st.selectbox(
@@ -69,8 +80,10 @@ with st.sidebar:
         BUFFERS,
         help="hash: perceptual-hash ring buffer. grid: per-cell hashes. entropy / gzip: keep "
         "the most detailed frames of each window. passthrough: keep everything.",
-        **ui.bound(
-            "sum_dedup", "dedup", lambda qp: ui.qp_choice(qp, "dedup", BUFFERS, "passthrough")
+        **urlstate.bound(
+            "sum_dedup",
+            "dedup",
+            lambda qp: urlparams.qp_choice(qp, "dedup", BUFFERS, "passthrough"),
         ),
     )
     gate = st.selectbox(
@@ -78,7 +91,9 @@ with st.sidebar:
         GATES,
         help="blur: drop blurred frames. clip: keep frames that match a positive prompt and no "
         "negative one. pass: keep everything.",
-        **ui.bound("sum_gate", "gate", lambda qp: ui.qp_choice(qp, "gate", GATES, "pass")),
+        **urlstate.bound(
+            "sum_gate", "gate", lambda qp: urlparams.qp_choice(qp, "gate", GATES, "pass")
+        ),
     )
     if gate == "blur":
         st.slider(
@@ -86,85 +101,97 @@ with st.sidebar:
             0.0,
             1000.0,
             step=5.0,
-            **ui.bound("sum_blur", "blur", lambda qp: ui.qp_float(qp, "blur", 100.0, 0.0, 1000.0)),
+            **urlstate.bound(
+                "sum_blur", "blur", lambda qp: urlparams.qp_float(qp, "blur", 100.0, 0.0, 1000.0)
+            ),
         )
     elif gate == "clip":
         st.text_input(
             "Positive prompts (comma separated)",
             placeholder="a person, a landscape",
-            **ui.bound("sum_pos", "pos", lambda qp: str(ui.qp_get(qp, "pos", "") or "")),
+            **urlstate.bound(
+                "sum_pos", "pos", lambda qp: str(urlparams.qp_get(qp, "pos", "") or "")
+            ),
         )
         st.text_input(
             "Negative prompts (comma separated)",
             placeholder="a black screen, text",
-            **ui.bound("sum_neg", "neg", lambda qp: str(ui.qp_get(qp, "neg", "") or "")),
+            **urlstate.bound(
+                "sum_neg", "neg", lambda qp: str(urlparams.qp_get(qp, "neg", "") or "")
+            ),
         )
         st.slider(
             "Positive margin",
             -1.0,
             1.0,
             step=0.01,
-            **ui.bound("sum_pmg", "pmg", lambda qp: ui.qp_float(qp, "pmg", 0.2, -1.0, 1.0)),
+            **urlstate.bound(
+                "sum_pmg", "pmg", lambda qp: urlparams.qp_float(qp, "pmg", 0.2, -1.0, 1.0)
+            ),
         )
         st.slider(
             "Negative margin",
             -1.0,
             1.0,
             step=0.01,
-            **ui.bound("sum_nmg", "nmg", lambda qp: ui.qp_float(qp, "nmg", 0.3, -1.0, 1.0)),
+            **urlstate.bound(
+                "sum_nmg", "nmg", lambda qp: urlparams.qp_float(qp, "nmg", 0.3, -1.0, 1.0)
+            ),
         )
 
-k_value = {"auto": "auto", "budget": "budget", "fixed": int(ui.kept("sum_k", 8))}[k_mode]
-positive = [p.strip() for p in str(ui.kept("sum_pos", "")).split(",") if p.strip()]
-negative = [p.strip() for p in str(ui.kept("sum_neg", "")).split(",") if p.strip()]
-ui.sync_query(
+k_value = {"auto": "auto", "budget": "budget", "fixed": int(urlstate.kept("sum_k", 8))}[k_mode]
+positive = [p.strip() for p in str(urlstate.kept("sum_pos", "")).split(",") if p.strip()]
+negative = [p.strip() for p in str(urlstate.kept("sum_neg", "")).split(",") if p.strip()]
+urlstate.sync_query(
     {
         "video": row["sha256"],
         "emb": embed.embedder,
         "n": k_value,
-        "pm": ui.fmt_num(ui.kept("sum_pm", d.per_minute)) if k_mode == "budget" else None,
-        "sim": ui.fmt_num(ui.kept("sum_sim", d.max_similarity)),
-        "info": "1" if ui.kept("sum_info", True) else "0",
-        "dedup": ui.kept("sum_dedup", "passthrough"),
+        "pm": urlparams.fmt_num(urlstate.kept("sum_pm", d.per_minute))
+        if k_mode == "budget"
+        else None,
+        "sim": urlparams.fmt_num(urlstate.kept("sum_sim", d.max_similarity)),
+        "info": "1" if urlstate.kept("sum_info", True) else "0",
+        "dedup": urlstate.kept("sum_dedup", "passthrough"),
         "gate": gate,
-        "blur": ui.fmt_num(ui.kept("sum_blur", 100.0)) if gate == "blur" else None,
+        "blur": urlparams.fmt_num(urlstate.kept("sum_blur", 100.0)) if gate == "blur" else None,
         "pos": ", ".join(positive) if gate == "clip" else None,
         "neg": ", ".join(negative) if gate == "clip" else None,
-        "pmg": ui.fmt_num(ui.kept("sum_pmg", 0.2)) if gate == "clip" else None,
-        "nmg": ui.fmt_num(ui.kept("sum_nmg", 0.3)) if gate == "clip" else None,
+        "pmg": urlparams.fmt_num(urlstate.kept("sum_pmg", 0.2)) if gate == "clip" else None,
+        "nmg": urlparams.fmt_num(urlstate.kept("sum_nmg", 0.3)) if gate == "clip" else None,
     }
 )
 
 st.title(f"Summary · {row['name']}")
-ev = ui.load_embedded_cached(store, row["sha256"], sample, embed)
+ev = caches.load_embedded_cached(store, row["sha256"], sample, embed)
 if ev is None:
     ui.embed_here(store, row, sample, embed)
 
 with ui.friendly_errors():
     settings = SummarySettings(
         k=k_value,
-        per_minute=ui.kept("sum_pm", d.per_minute),
-        max_similarity=ui.kept("sum_sim", d.max_similarity),
-        drop_uninformative=bool(ui.kept("sum_info", True)),
+        per_minute=urlstate.kept("sum_pm", d.per_minute),
+        max_similarity=urlstate.kept("sum_sim", d.max_similarity),
+        drop_uninformative=bool(urlstate.kept("sum_info", True)),
     )
-    dedup_settings = DedupSettings(buffer=ui.kept("sum_dedup", "passthrough"))
+    dedup_settings = DedupSettings(buffer=urlstate.kept("sum_dedup", "passthrough"))
     if gate == "clip" and not (positive or negative):
         st.info("Type at least one positive or negative prompt for the CLIP gate.")
         gate_settings = GateSettings()
-    elif gate == "clip" and ui.clip_problem():
-        st.warning(f"The CLIP gate needs the CLIP model: {ui.clip_problem()}")
+    elif gate == "clip" and caches.clip_problem():
+        st.warning(f"The CLIP gate needs the CLIP model: {caches.clip_problem()}")
         gate_settings = GateSettings()
     else:
         gate_settings = GateSettings(
             gate=gate,
-            blur_threshold=ui.kept("sum_blur", 100.0) if gate == "blur" else None,
+            blur_threshold=urlstate.kept("sum_blur", 100.0) if gate == "blur" else None,
             positive=tuple(positive),
             negative=tuple(negative),
-            positive_margin=ui.kept("sum_pmg", 0.2),
-            negative_margin=ui.kept("sum_nmg", 0.3),
+            positive_margin=urlstate.kept("sum_pmg", 0.2),
+            negative_margin=urlstate.kept("sum_nmg", 0.3),
         )
     with st.spinner("Clustering frames..."):
-        fs = ui.cached_summary(
+        fs = caches.cached_summary(
             row["sha256"], ev.model_id, settings, dedup_settings, gate_settings, ev
         )
     summary = fs.summary
@@ -180,7 +207,7 @@ with ui.friendly_errors():
         st.caption(note)
 
     cols_n = 4
-    images = ui.frames_at(ev, fs.picks)
+    images = caches.frames_at(ev, fs.picks)
     for start in range(0, len(fs.picks), cols_n):
         cols = st.columns(cols_n)
         for col, j in zip(cols, range(start, min(start + cols_n, len(fs.picks))), strict=False):
@@ -209,7 +236,7 @@ with ui.friendly_errors():
     d1, d2, d3, _ = st.columns([1, 1, 1, 2])
 
     def deferred(what: str):
-        return lambda: ui.summary_downloads(ev, fs, what)
+        return lambda: downloads.summary_downloads(ev, fs, what)
 
     d1.download_button(
         "Keyframes (ZIP)",

@@ -12,16 +12,27 @@ import dataclasses
 import pandas as pd
 import streamlit as st
 
-from summarizer import app_support as ui
+from summarizer.dashboard import (
+    caches,
+    catalog,
+    charts,
+    downloads,
+    labels,
+    processing,
+    ui,
+    uploads,
+    urlparams,
+    urlstate,
+)
 from summarizer.export import time_label
 from summarizer.latent import LatentSettings, map_videos
 from summarizer.paths import most_dissimilar, similar_clips
 from summarizer.poster import PosterSettings
 
 ui.page_setup("Latent map", ":material/scatter_plot:")
-store = ui.get_store()
+store = caches.get_store()
 embed = ui.sidebar_embedder()
-sample = ui.sample_settings()
+sample = processing.sample_settings()
 rows = store.videos()
 if not rows:
     st.title("Latent map")
@@ -34,11 +45,13 @@ with st.sidebar:
     chosen = st.multiselect(
         "Videos on the map",
         list(by_hash),
-        format_func=lambda h: ui.video_label(by_hash[h]),
-        **ui.bound(
+        format_func=lambda h: labels.video_label(by_hash[h]),
+        **urlstate.bound(
             "map_videos",
             "videos",
-            lambda qp: [h for h in ui.qp_list(qp, "videos") if h in by_hash] or list(by_hash),
+            lambda qp: (
+                [h for h in urlparams.qp_list(qp, "videos") if h in by_hash] or list(by_hash)
+            ),
         ),
     )
     st.slider(
@@ -46,37 +59,41 @@ with st.sidebar:
         5,
         300,
         help="Training stops earlier when the validation loss stops improving.",
-        **ui.bound("map_epochs", "epochs", lambda qp: ui.qp_int(qp, "epochs", d.epochs, 5, 300)),
+        **urlstate.bound(
+            "map_epochs", "epochs", lambda qp: urlparams.qp_int(qp, "epochs", d.epochs, 5, 300)
+        ),
     )
     st.number_input(
         "Seed",
         0,
         10_000,
         step=1,
-        **ui.bound("map_seed", "seed", lambda qp: ui.qp_int(qp, "seed", d.seed, 0, 10_000)),
+        **urlstate.bound(
+            "map_seed", "seed", lambda qp: urlparams.qp_int(qp, "seed", d.seed, 0, 10_000)
+        ),
     )
 
 settings = LatentSettings(
-    epochs=int(ui.kept("map_epochs", d.epochs)), seed=int(ui.kept("map_seed", d.seed))
+    epochs=int(urlstate.kept("map_epochs", d.epochs)), seed=int(urlstate.kept("map_seed", d.seed))
 )
 st.title("Latent map")
 if not chosen:
     st.info("Choose at least one video in the sidebar.")
     st.stop()
 
-videos, missing = ui.map_embedded(store, chosen, sample, embed)
+videos, missing = caches.map_embedded(store, chosen, sample, embed)
 if missing:
     names = ", ".join(by_hash[h]["name"] for h in missing)
-    st.warning(f"Not embedded with {ui.model_label(embed.model_id)} yet: {names}.")
+    st.warning(f"Not embedded with {labels.model_label(embed.model_id)} yet: {names}.")
     if st.button("Embed them now", icon=":material/play_arrow:"):
         bar = st.progress(0.0)
         with ui.friendly_errors():
             for i, h in enumerate(missing):
-                src = ui.source_file(store, h)
+                src = uploads.source_file(store, h)
                 if src is None:
                     st.error(f"{by_hash[h]['name']}: its file is not kept here; upload it again.")
                     continue
-                ui.process_video(
+                processing.process_video(
                     store,
                     src,
                     sample,
@@ -91,19 +108,20 @@ if not videos:
     st.stop()
 
 POSTER_PARAMS = ("cx", "cy", "pw", "cols", "rows", "wcm", "hcm", "dpi")
-ui.sync_query(
+urlstate.sync_query(
     {
-        **{k: ui.qp_get(st.query_params, k) for k in POSTER_PARAMS},  # kept until the poster runs
+        # kept until the poster runs
+        **{k: urlparams.qp_get(st.query_params, k) for k in POSTER_PARAMS},
         "emb": embed.embedder,
         "videos": ",".join(chosen),
         "epochs": settings.epochs,
         "seed": settings.seed,
-        "path": ui.kept("map_path", None),
+        "path": urlstate.kept("map_path", None),
     }
 )
 
 with ui.friendly_errors():
-    stored = ui.map_is_stored(store, videos, settings)
+    stored = catalog.map_is_stored(store, videos, settings)
     if not stored:
         n = sum(len(v.times_s) for v in videos)
         st.write(
@@ -143,17 +161,19 @@ with ui.friendly_errors():
         path_choice = st.selectbox(
             "Draw the path of",
             ["(none)", *names],
-            **ui.bound(
+            **urlstate.bound(
                 "map_path",
                 "path",
-                lambda qp: ui.qp_choice(qp, "path", ["(none)", *names], "(none)"),
+                lambda qp: urlparams.qp_choice(qp, "path", ["(none)", *names], "(none)"),
                 choices=["(none)", *names],
             ),
         )
         path_video = names.index(path_choice) if path_choice in names else None
 
         def num(key, param, default, lo, hi, kind=float):
-            return ui.bound(key, param, lambda qp: kind(ui.qp_float(qp, param, default, lo, hi)))
+            return urlstate.bound(
+                key, param, lambda qp: kind(urlparams.qp_float(qp, param, default, lo, hi))
+            )
 
         st.markdown("**Poster**")
         s1, s2, s3 = st.columns(3)
@@ -191,16 +211,16 @@ with ui.friendly_errors():
             dpi=float(dpi),
             allow_repeats=repeats,
         )
-        ui.sync_query(
+        urlstate.sync_query(
             {
-                **ui.query_written(),
-                "cx": ui.fmt_num(cx),
-                "cy": ui.fmt_num(cy),
-                "pw": ui.fmt_num(pw),
+                **urlstate.query_written(),
+                "cx": urlparams.fmt_num(cx),
+                "cy": urlparams.fmt_num(cy),
+                "pw": urlparams.fmt_num(pw),
                 "cols": cols,
                 "rows": rows_n,
-                "wcm": ui.fmt_num(w_cm),
-                "hcm": ui.fmt_num(h_cm),
+                "wcm": urlparams.fmt_num(w_cm),
+                "hcm": urlparams.fmt_num(h_cm),
                 "dpi": dpi,
             }
         )
@@ -208,7 +228,9 @@ with ui.friendly_errors():
         st.caption(f"Print: {w_cm:g} x {h_cm:g} cm at {dpi} dpi = {full_w:,} x {full_h:,} px")
 
     with map_col:
-        st.altair_chart(ui.latent_chart(lmap, thumbs, path_video, poster.bounds), width="content")
+        st.altair_chart(
+            charts.latent_chart(lmap, thumbs, path_video, poster.bounds), width="content"
+        )
         st.caption(
             "Each dot is a frame, coloured by video. Hover for the frame, scroll to zoom, drag "
             "to pan, double-click to reset. The dashed red box is the poster window."
@@ -220,7 +242,7 @@ with ui.friendly_errors():
             preview = dataclasses.replace(
                 poster, size_cm=None, size_px=preview_px, use_source=False
             )
-            png, layout = ui.render_poster_bytes(videos, lmap, preview, "png")
+            png, layout = downloads.render_poster_bytes(videos, lmap, preview, "png")
         st.image(png, caption="Preview (from thumbnails)", width="stretch")
         empty = sum(1 for t in layout["tiles"] if t.get("empty"))
         if empty:
@@ -232,7 +254,7 @@ with ui.friendly_errors():
         b1, b2 = st.columns(2)
         b1.download_button(
             "Poster PNG",
-            lambda: ui.render_poster_bytes(videos, lmap, poster, "png")[0],
+            lambda: downloads.render_poster_bytes(videos, lmap, poster, "png")[0],
             f"{stem}.png",
             "image/png",
             on_click="ignore",
@@ -240,7 +262,7 @@ with ui.friendly_errors():
         )
         b2.download_button(
             "Poster PDF",
-            lambda: ui.render_poster_bytes(videos, lmap, poster, "pdf")[0],
+            lambda: downloads.render_poster_bytes(videos, lmap, poster, "pdf")[0],
             f"{stem}.pdf",
             "application/pdf",
             on_click="ignore",

@@ -16,7 +16,15 @@ from PIL import Image
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from summarizer import app_support as ui  # noqa: E402
+from summarizer.dashboard import (  # noqa: E402
+    caches,
+    downloads,
+    frames,
+    processing,
+    summaries,
+    uploads,
+    urlparams,
+)
 from summarizer.errors import InputError  # noqa: E402
 from summarizer.store import Store  # noqa: E402
 
@@ -138,21 +146,21 @@ def test_upload_of_a_real_video_through_the_widget(empty_store, tmp_path):
     assert any("two scenes.mp4" in s.value and "segments" in s.value for s in at.success)
     row = Store(empty_store).videos()[0]
     assert row["name"] == "two scenes.mp4"
-    kept = ui.source_file(Store(empty_store), row["sha256"])
+    kept = uploads.source_file(Store(empty_store), row["sha256"])
     assert kept is not None and kept.read_bytes() == path.read_bytes()
 
 
 def test_save_upload_refuses_bad_files(tmp_path):
     store = Store(tmp_path / "s")
     with pytest.raises(InputError, match="not a video file"):
-        ui.save_upload(store, "photo.jpg", b"\xff\xd8")
+        uploads.save_upload(store, "photo.jpg", b"\xff\xd8")
     with pytest.raises(InputError, match="empty"):
-        ui.save_upload(store, "empty.mp4", b"")
+        uploads.save_upload(store, "empty.mp4", b"")
     with pytest.raises(InputError, match="too large"):
-        ui.save_upload(store, "big.mp4", b"x" * 3000, max_bytes=1000)
+        uploads.save_upload(store, "big.mp4", b"x" * 3000, max_bytes=1000)
     assert not list((tmp_path / "s" / ".uploads").iterdir())
-    saved = ui.save_upload(store, "a.mp4", io.BytesIO(b"abc"))
-    again = ui.save_upload(store, "renamed.mov", b"abc")
+    saved = uploads.save_upload(store, "a.mp4", io.BytesIO(b"abc"))
+    again = uploads.save_upload(store, "renamed.mov", b"abc")
     assert again.sha256 == saved.sha256 and again.path == saved.path
 
 
@@ -168,7 +176,7 @@ def test_seams_page_shows_timeline_segments_and_downloads(env):
     assert len(at.get("image")) >= int(m["Keyframes"])
     labels = [b.label for b in at.get("download_button")]
     assert labels == ["Keyframes (ZIP)", "Segments (JSON)", "Segments (CSV)", "Clips (ZIP of MP4)"]
-    assert ui.qp_get(at.query_params, "video") == _sha(env)
+    assert urlparams.qp_get(at.query_params, "video") == _sha(env)
     assert at.radio(key="seam_mode").value == "dynamic"
     assert at.slider(key="seam_k").value == 3.0
     assert at.slider(key="seam_window").value == 30.0
@@ -185,7 +193,7 @@ def test_seam_settings_rerun_from_cached_embeddings(env):
     assert default_seams >= 1
     at.slider(key="seam_k").set_value(10.0).run()
     assert not at.exception
-    assert ui.qp_get(at.query_params, "k") == "10"
+    assert urlparams.qp_get(at.query_params, "k") == "10"
     at.radio(key="seam_mode").set_value("fixed").run()
     at.slider(key="seam_fixed").set_value(2.0).run()  # no successor distance exceeds 2
     assert _metrics(at)["Seams detected"] == "0"
@@ -232,20 +240,28 @@ def test_seams_downloads_have_the_cli_layout(env):
     from summarizer.segments import segment_video
 
     store = Store(env)
-    ev = load_embedded(store, _sha(env), ui.sample_settings(), _pixels())
+    ev = load_embedded(store, _sha(env), processing.sample_settings(), _pixels())
     seg = segment_video(ev)
-    doc = json.loads(ui.segment_downloads(ev, seg, ui.sample_settings(), _pixels(), "json"))
-    assert len(doc["segments"]) == len(seg.segments) and "seams_s" in doc
-    assert ui.segment_downloads(ev, seg, ui.sample_settings(), _pixels(), "csv").startswith(
-        b"segment,"
+    doc = json.loads(
+        downloads.segment_downloads(ev, seg, processing.sample_settings(), _pixels(), "json")
     )
+    assert len(doc["segments"]) == len(seg.segments) and "seams_s" in doc
+    assert downloads.segment_downloads(
+        ev, seg, processing.sample_settings(), _pixels(), "csv"
+    ).startswith(b"segment,")
     z = zipfile.ZipFile(
-        io.BytesIO(ui.segment_downloads(ev, seg, ui.sample_settings(), _pixels(), "keyframes"))
+        io.BytesIO(
+            downloads.segment_downloads(
+                ev, seg, processing.sample_settings(), _pixels(), "keyframes"
+            )
+        )
     )
     jpgs = [n for n in z.namelist() if n.endswith(".jpg")]
     assert len(jpgs) == len(seg.keyframe_indices) and "keyframes.png" in z.namelist()
     z = zipfile.ZipFile(
-        io.BytesIO(ui.segment_downloads(ev, seg, ui.sample_settings(), _pixels(), "clips"))
+        io.BytesIO(
+            downloads.segment_downloads(ev, seg, processing.sample_settings(), _pixels(), "clips")
+        )
     )
     assert len([n for n in z.namelist() if n.endswith(".mp4")]) == len(seg.segments)
 
@@ -269,7 +285,7 @@ def test_summary_page_shows_keyframes(env):
     at.radio(key="sum_kmode").set_value("fixed").run()
     at.slider(key="sum_k").set_value(3).run()
     assert _metrics(at)["Keyframes"] == "3"
-    assert ui.qp_get(at.query_params, "n") == "3"
+    assert urlparams.qp_get(at.query_params, "n") == "3"
     at.selectbox(key="sum_dedup").set_value("hash").run()
     at.selectbox(key="sum_gate").set_value("blur").run()
     assert not at.exception
@@ -281,7 +297,7 @@ def test_summary_page_shows_keyframes(env):
 def test_summary_clip_gate_without_model_is_explained(env):
     at = _app({"emb": "pixels", "gate": "clip", "pos": "a bicycle"}, page="pages/2_Summary.py")
     assert not at.exception
-    if ui.clip_problem():
+    if caches.clip_problem():
         assert any("needs the CLIP model" in w.value for w in at.warning)
     assert int(_metrics(at)["Keyframes"]) >= 1
 
@@ -290,9 +306,9 @@ def test_summary_download_zip(env):
     from summarizer.pipeline import load_embedded
     from summarizer.select import SummarySettings
 
-    ev = load_embedded(Store(env), _sha(env), ui.sample_settings(), _pixels())
-    fs = ui.summarize_filtered(ev, SummarySettings(k=4))
-    z = zipfile.ZipFile(io.BytesIO(ui.summary_downloads(ev, fs, "zip")))
+    ev = load_embedded(Store(env), _sha(env), processing.sample_settings(), _pixels())
+    fs = summaries.summarize_filtered(ev, SummarySettings(k=4))
+    z = zipfile.ZipFile(io.BytesIO(downloads.summary_downloads(ev, fs, "zip")))
     assert len([n for n in z.namelist() if n.endswith(".jpg")]) == len(fs.picks)
     doc = json.loads(z.read("summary.json"))
     assert [p["index"] for p in doc["picks"]] == [int(p) for p in fs.picks]
@@ -305,17 +321,17 @@ def test_summary_download_zip(env):
 
 def test_query_param_parsing_clamps_and_defaults():
     qp = {"k": "12", "win": "abc", "mode": "nonsense", "sv": "1", "v": ["a", "b"], "list": "a,,b"}
-    assert ui.qp_float(qp, "k", 3.0, 0.0, 10.0) == 10.0
-    assert ui.qp_float(qp, "win", 30.0, 2.0, 300.0) == 30.0
-    assert ui.qp_choice(qp, "mode", ("fixed", "dynamic"), "dynamic") == "dynamic"
-    assert ui.qp_bool(qp, "sv", False) is True
-    assert ui.qp_get(qp, "v") == "b"
-    assert ui.qp_list(qp, "list") == ["a", "b"]
+    assert urlparams.qp_float(qp, "k", 3.0, 0.0, 10.0) == 10.0
+    assert urlparams.qp_float(qp, "win", 30.0, 2.0, 300.0) == 30.0
+    assert urlparams.qp_choice(qp, "mode", ("fixed", "dynamic"), "dynamic") == "dynamic"
+    assert urlparams.qp_bool(qp, "sv", False) is True
+    assert urlparams.qp_get(qp, "v") == "b"
+    assert urlparams.qp_list(qp, "list") == ["a", "b"]
 
 
 def test_image_data_url_is_small_jpeg():
     img = np.zeros((128, 228, 3), np.uint8)
-    url = ui.image_data_url(img, width=100)
+    url = frames.image_data_url(img, width=100)
     assert url.startswith("data:image/jpeg;base64,") and len(url) < 4000
 
 
@@ -338,7 +354,7 @@ def test_latent_map_trains_then_link_shows_it_at_once(env):
     assert len(at.get("image")) == 1  # the poster preview
     labels = [b.label for b in at.get("download_button")]
     assert labels == ["Poster PNG", "Poster PDF"]
-    params = {k: ui.qp_get(at.query_params, k) for k in at.query_params}
+    params = {k: urlparams.qp_get(at.query_params, k) for k in at.query_params}
     assert params["videos"] == _sha(env) and params["cols"] == "6"
 
     params["cols"] = "4"
@@ -355,13 +371,13 @@ def test_latent_map_poster_bytes(env):
     from summarizer.poster import PosterSettings
 
     store = Store(env)
-    ev = load_embedded(store, _sha(env), ui.sample_settings(), _pixels())
+    ev = load_embedded(store, _sha(env), processing.sample_settings(), _pixels())
     lmap = map_videos([ev], LatentSettings(), store)
-    png, layout = ui.render_poster_bytes(
+    png, layout = downloads.render_poster_bytes(
         [ev], lmap, PosterSettings(cols=3, rows=2, size_px=(300, 200))
     )
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(layout["tiles"]) == 6
-    pdf, _ = ui.render_poster_bytes(
+    pdf, _ = downloads.render_poster_bytes(
         [ev], lmap, PosterSettings(cols=3, rows=2, size_px=(300, 200)), "pdf"
     )
     assert pdf[:5] == b"%PDF-"

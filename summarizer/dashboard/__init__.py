@@ -1,0 +1,5 @@
+"""The Streamlit dashboard's support code (`app.py`, `pages/`), one module per idea.
+
+Only `caches`, `urlstate` and `ui` import Streamlit; the rest is plain Python the tests and
+the library can import without a Streamlit runtime. This file imports nothing on purpose.
+"""
