@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from summarizer.sampling import split_sample_section
 from summarizer.settings import EmbedSettings, SampleSettings, from_dict, load_config, replace
@@ -107,3 +109,65 @@ def embed_settings(args: argparse.Namespace, config: dict[str, Any]) -> EmbedSet
 
 def config_of(args: argparse.Namespace) -> dict[str, Any]:
     return load_config(getattr(args, "config", None))
+
+
+def add_video_command(p: argparse.ArgumentParser, out: str | None = "output folder") -> None:
+    """The options every embedding command shares: inputs, --out, store, config, sampling,
+    embedding and --quiet (`out=None`: no --out)."""
+    add_inputs(p)
+    if out:
+        p.add_argument("--out", type=Path, required=True, help=out)
+    add_store(p)
+    add_config(p)
+    add_sample(p)
+    add_embed(p)
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+
+
+def out_names(inputs: list[str]) -> list[str]:
+    """A distinct folder name per input (its stem; -2, -3 ... when two stems collide)."""
+    from summarizer.export import video_stem
+
+    seen: dict[str, int] = {}
+    names = []
+    for path in inputs:
+        stem = video_stem(Path(path).name)
+        seen[stem] = seen.get(stem, 0) + 1
+        names.append(stem if seen[stem] == 1 else f"{stem}-{seen[stem]}")
+    return names
+
+
+class EmbeddedInput(NamedTuple):
+    """One input of a command: its ref, its embedding, its output folder name, and the
+    seconds the embedding took (a cache hit: the time to read it back)."""
+
+    ref: Any
+    embedded: Any
+    folder: str
+    seconds: float
+
+
+def embedded_inputs(
+    args: argparse.Namespace,
+    config: dict[str, Any],
+    store: Any = None,
+    sample: SampleSettings | None = None,
+    embed: EmbedSettings | None = None,
+) -> Iterator[EmbeddedInput]:
+    """Yield an `EmbeddedInput` per input, in order.
+
+    Every input is validated and hashed before anything is computed, so one bad file fails
+    the run up front; each is then embedded (or read from the store) with a progress bar.
+    """
+    from summarizer.pipeline import TqdmProgress, embed_video, open_video
+    from summarizer.store import Store
+
+    sample = sample or sample_settings(args, config)
+    embed = embed or embed_settings(args, config)
+    store = store if store is not None else Store(args.store)
+    refs = [open_video(path, store, sample) for path in args.inputs]
+    for ref, name in zip(refs, out_names(args.inputs), strict=True):
+        t0 = time.perf_counter()
+        with TqdmProgress(ref.name, disable=True if args.quiet else None) as bar:
+            ev = embed_video(ref, sample, embed, store, progress=bar)
+        yield EmbeddedInput(ref, ev, name, time.perf_counter() - t0)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
 from summarizer.commands import common
 
@@ -13,14 +12,7 @@ HELP = "embed the sampled frames of videos (or image folders) into the result st
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    common.add_inputs(p)
-    common.add_store(p)
-    common.add_config(p)
-    common.add_sample(p)
-    common.add_embed(p)
-    p.add_argument(
-        "--quiet", "-q", action="store_true", help="no progress bar, only the result lines"
-    )
+    common.add_video_command(p, out=None)
 
 
 def result_line(name: str, ev, seconds: float) -> str:
@@ -31,19 +23,7 @@ def result_line(name: str, ev, seconds: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from summarizer.pipeline import TqdmProgress, embed_video, open_video
-    from summarizer.store import Store
-
-    config = common.config_of(args)
-    sample = common.sample_settings(args, config)
-    embed = common.embed_settings(args, config)
-    store = Store(args.store)
-    # Validate and hash every input first: a bad one fails before anything is computed.
-    refs = [open_video(path, store, sample) for path in args.inputs]
-    for ref in refs:
-        t0 = time.perf_counter()
-        with TqdmProgress(ref.name, disable=True if args.quiet else None) as bar:
-            ev = embed_video(ref, sample, embed, store, progress=bar)
-        print(result_line(ref.name, ev, time.perf_counter() - t0), flush=True)
+    for item in common.embedded_inputs(args, common.config_of(args)):
+        print(result_line(item.ref.name, item.embedded, item.seconds), flush=True)
     sys.stdout.flush()
     return 0

@@ -56,29 +56,9 @@ def latent_settings(args: argparse.Namespace, config: dict[str, Any]):
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    common.add_inputs(p)
-    p.add_argument("--out", type=Path, required=True, help="output folder")
-    common.add_store(p)
-    common.add_config(p)
-    common.add_sample(p)
-    common.add_embed(p)
+    common.add_video_command(p)
     add_latent_flags(p)
     p.add_argument("--size", type=int, default=1200, help="map.png size in pixels (default 1200)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
-
-
-def embed_all(args: argparse.Namespace, config: dict[str, Any], store) -> list:
-    """Open (validate + hash) every input first, then embed each (store cache first)."""
-    from summarizer.pipeline import TqdmProgress, embed_video, open_video
-
-    sample = common.sample_settings(args, config)
-    embed = common.embed_settings(args, config)
-    refs = [open_video(path, store, sample) for path in args.inputs]
-    out = []
-    for ref in refs:
-        with TqdmProgress(ref.name, disable=True if args.quiet else None) as bar:
-            out.append(embed_video(ref, sample, embed, store, progress=bar))
-    return out
 
 
 class EpochBar:
@@ -114,7 +94,7 @@ def compute_map(args: argparse.Namespace):
     config = common.config_of(args)
     settings = latent_settings(args, config)  # bad settings fail before any work
     store = Store(args.store)
-    videos = embed_all(args, config, store)
+    videos = [item.embedded for item in common.embedded_inputs(args, config, store)]
     with EpochBar(True if args.quiet else None) as bar:
         lmap = map_videos(videos, settings, store, progress=bar)
     return videos, lmap

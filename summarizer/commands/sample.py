@@ -157,19 +157,6 @@ def settings_from(args: argparse.Namespace, config: dict[str, Any]):
     return sample, sampler, dedup, gate
 
 
-def out_names(inputs: list[str]) -> list[str]:
-    """A distinct folder name per input (its stem; -2, -3 ... when two stems collide)."""
-    from summarizer.export import video_stem
-
-    seen: dict[str, int] = {}
-    names = []
-    for path in inputs:
-        stem = video_stem(Path(path).name)
-        seen[stem] = seen.get(stem, 0) + 1
-        names.append(stem if seen[stem] == 1 else f"{stem}-{seen[stem]}")
-    return names
-
-
 def run(args: argparse.Namespace) -> int:
     from summarizer import export, video
     from summarizer.errors import InputError
@@ -193,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
         embedder = get_embedder(common.embed_settings(args, config))
     gate = make_gate(gate_settings, embedder)  # prompts embedded once for all inputs
 
-    for path, probe, stem in zip(args.inputs, probes, out_names(args.inputs), strict=True):
+    for path, probe, stem in zip(args.inputs, probes, common.out_names(args.inputs), strict=True):
         folder = args.out / stem
         folder.mkdir(parents=True, exist_ok=True)
         written: set[str] = set()

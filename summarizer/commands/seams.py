@@ -61,12 +61,7 @@ def add_seam_flags(p: argparse.ArgumentParser) -> None:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    common.add_inputs(p)
-    p.add_argument("--out", type=Path, required=True, help="output folder")
-    common.add_store(p)
-    common.add_config(p)
-    common.add_sample(p)
-    common.add_embed(p)
+    common.add_video_command(p)
     add_seam_flags(p)
     p.add_argument("--clips", action="store_true", help="cut each segment into a clip")
     p.add_argument(
@@ -77,7 +72,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="keyframe images from the stored thumbnails (no second decode)",
     )
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
 
 
 def seam_settings(args: argparse.Namespace, config: dict[str, Any]):
@@ -209,32 +203,18 @@ def write_outputs(
     return doc
 
 
-def _folders(refs) -> list[str]:
-    """One output folder name per video: its stem, plus a short hash when stems collide."""
-    from summarizer.export import video_stem
-
-    stems = [video_stem(r.name) for r in refs]
-    return [
-        f"{s}-{r.sha256[:8]}" if stems.count(s) > 1 else s for s, r in zip(stems, refs, strict=True)
-    ]
-
-
 def run(args: argparse.Namespace) -> int:
     from summarizer.errors import InputError
-    from summarizer.pipeline import TqdmProgress, embed_video, open_video
     from summarizer.segments import segment_video
-    from summarizer.store import Store
 
     config = common.config_of(args)
     sample = common.sample_settings(args, config)
     embed = common.embed_settings(args, config)
     settings = seam_settings(args, config)
-    store = Store(args.store)
-    refs = [open_video(path, store, sample) for path in args.inputs]
-    for ref, folder in zip(refs, _folders(refs), strict=True):
+    for ref, ev, folder, embed_s in common.embedded_inputs(
+        args, config, sample=sample, embed=embed
+    ):
         t0 = time.perf_counter()
-        with TqdmProgress(ref.name, disable=True if args.quiet else None) as bar:
-            ev = embed_video(ref, sample, embed, store, progress=bar)
         try:
             seg = segment_video(ev, settings)
         except InputError as exc:
@@ -255,7 +235,7 @@ def run(args: argparse.Namespace) -> int:
         how = "cached embeddings" if ev.cache_hit else "embedded"
         print(
             f"{ref.name}  {len(seg.seams_s)} seams  {len(seg.segments)} segments  "
-            f"{n_kf} keyframes  ({how}, {time.perf_counter() - t0:.1f} s)  -> {out_dir}",
+            f"{n_kf} keyframes  ({how}, {embed_s + time.perf_counter() - t0:.1f} s)  -> {out_dir}",
             flush=True,
         )
     return 0

@@ -26,12 +26,7 @@ HELP = "pick a few keyframes that stand for each video (KMeans over frame embedd
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    common.add_inputs(p)
-    p.add_argument("--out", type=Path, required=True, help="output folder")
-    common.add_store(p)
-    common.add_config(p)
-    common.add_sample(p)
-    common.add_embed(p)
+    common.add_video_command(p)
     g = p.add_argument_group("summary (YAML section 'summary:')")
     g.add_argument(
         "--k",
@@ -63,7 +58,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="pick images from the stored thumbnails (no second decode)",
     )
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
 
 
 def summary_settings(args: argparse.Namespace, config: dict[str, Any]):
@@ -124,22 +118,14 @@ def write_outputs(out_dir: Path, ev, summary, images, settings, sample, embed) -
 
 
 def run(args: argparse.Namespace) -> int:
-    from summarizer.commands.sample import out_names
     from summarizer.commands.seams import keyframe_images
-    from summarizer.pipeline import TqdmProgress, embed_video, open_video
     from summarizer.select import select_keyframes
-    from summarizer.store import Store
 
     config = common.config_of(args)
     sample = common.sample_settings(args, config)
     embed = common.embed_settings(args, config)
     settings = summary_settings(args, config)
-    store = Store(args.store)
-    # Validate and hash every input first: a bad one fails before anything is computed.
-    refs = [open_video(path, store, sample) for path in args.inputs]
-    for ref, stem in zip(refs, out_names(args.inputs), strict=True):
-        with TqdmProgress(ref.name, disable=True if args.quiet else None) as bar:
-            ev = embed_video(ref, sample, embed, store, progress=bar)
+    for ref, ev, stem, _ in common.embedded_inputs(args, config, sample=sample, embed=embed):
         summary = select_keyframes(
             ev.embeddings,
             ev.times_s,
