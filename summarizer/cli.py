@@ -1,8 +1,8 @@
 """Command line entry point: ``keyframe-atlas <command> ...`` and ``python -m summarizer``.
 
 Each command lives in ``summarizer/commands/<name>.py`` and exposes ``NAME``, ``HELP``,
-``add_arguments(parser)`` and ``run(args) -> int``. User errors (`AtlasError`) print one line
-and exit 2; nothing else is caught, so bugs keep their traceback.
+``add_arguments(parser)`` and ``run(args) -> int``. User errors (`AtlasError`, and file system
+errors such as an unwritable --out) print one line and exit 2; nothing else is caught, so bugs keep their traceback.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="keyframe-atlas",
         description="Turn videos into keyframes, scene summaries and a printable map of their content.",
     )
+    from summarizer import __version__
+
+    parser.add_argument("--version", action="version", version=f"keyframe-atlas {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         try:
@@ -38,11 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        args = parser.parse_args(argv)
         return int(args._run(args) or 0)
     except AtlasError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # disk full, permission denied, a file where a folder should be
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -1,13 +1,15 @@
 """Cut segments out of a video with the ffmpeg that imageio-ffmpeg ships.
 
-Stream copy (the default) is instant and lossless, but a copied clip can only start on a
-key frame: its first frames may come from a little before the segment (ffmpeg keeps what is
-needed to decode). ``reencode=True`` re-encodes video (H.264) and audio (AAC) so that each
-clip starts and ends on the requested frames. Audio is kept either way when there is some.
+By default each clip is re-encoded (H.264 + AAC) and holds exactly its segment. Stream copy
+(``reencode=False``) is instant and lossless but not exact: a copied clip starts at the key
+frame before the segment (with 10 s between key frames, whole earlier scenes) and, with
+B-frames, ends with a few frames after it. Audio is kept when there is some. Clips of the
+same video left from an earlier run in the folder are removed.
 """
 
 from __future__ import annotations
 
+import glob
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -84,16 +86,21 @@ def cut_segments(
     segments: Sequence[tuple[float, float]],
     out_dir: str | Path,
     stem: str | None = None,
-    reencode: bool = False,
+    reencode: bool = True,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Clip]:
-    """One clip per (start_s, end_s) segment, into `out_dir`."""
+    """One clip per (start_s, end_s) segment, into `out_dir` (see the module docstring)."""
     src = Path(src)
     stem = stem or src.stem
+    out_dir = Path(out_dir)
     out: list[Clip] = []
     for i, (a, b) in enumerate(segments):
-        path = cut_clip(src, Path(out_dir) / clip_name(stem, i, a, b), a, b, reencode)
+        path = cut_clip(src, out_dir / clip_name(stem, i, a, b), a, b, reencode)
         out.append(Clip(i, float(a), float(b), path))
         if progress is not None:
             progress(i + 1, len(segments))
+    made = {c.path.name for c in out}
+    for old in out_dir.glob(f"{glob.escape(stem)}_seg*"):
+        if old.name not in made:  # a clip of an earlier run with other segments
+            old.unlink()
     return out

@@ -24,8 +24,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from summarizer.errors import AtlasError, InputError, SettingsError
+from summarizer.export import atomic_path, write_json
 from summarizer.settings import check
 
 MAX_MEGAPIXELS = 1000.0  # about 3 GB of RGB canvas: beyond that a print size is a mistake
@@ -422,23 +421,14 @@ def render_poster(
                 paste(r, c, Image.fromarray(np.ascontiguousarray(th[local[f]])))
                 source_of[(r, c)] = "thumbnail"
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=f".{fmt}")
-    os.close(fd)
-    try:
+    with atomic_path(out, suffix=f".{fmt}") as tmp:
         if fmt == "png":
             canvas.save(tmp, "PNG", compress_level=1, dpi=(settings.dpi, settings.dpi))
         else:
             canvas.save(tmp, "PDF", resolution=float(settings.dpi), quality=92)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
     layout = poster_layout(frames, settings, grid, (w, h), xs, ys, source_of, out.name)
     layout_path = out.with_suffix(".layout.json")
-    from summarizer.export import write_json
-
     write_json(layout_path, layout)
     n_src = sum(1 for s in source_of.values() if s == "video")
     return PosterResult(

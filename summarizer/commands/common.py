@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,35 @@ T = TypeVar("T")
 
 def add_inputs(p: argparse.ArgumentParser, what: str = "VIDEO") -> None:
     p.add_argument("inputs", nargs="+", metavar=what, help="video files (or folders of images)")
+
+
+def out_dir(value: str) -> Path:
+    """argparse type of an output folder: checked now (not created: a run that fails on its
+    settings leaves nothing behind), so a bad path fails before any work."""
+    from summarizer.errors import InputError
+
+    p = Path(value)
+    if p.exists() and not p.is_dir():
+        raise InputError(f"the output folder {p} is a file")
+    parent = p
+    while not parent.exists():  # the nearest existing folder must let us create the rest
+        parent = parent.parent
+    if not parent.is_dir():
+        raise InputError(f"cannot create the output folder {p}: {parent} is a file")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write to the output folder {p}: {parent} is not writable")
+    return p
+
+
+def out_file(value: str) -> Path:
+    """argparse type of an output file: its folder is created (and checked) now."""
+    from summarizer.errors import InputError
+
+    p = Path(value)
+    if p.is_dir():
+        raise InputError(f"--out {p} is a folder; give a file name")
+    out_dir(str(p.parent))
+    return p
 
 
 def add_store(p: argparse.ArgumentParser) -> None:
@@ -116,7 +146,7 @@ def add_video_command(p: argparse.ArgumentParser, out: str | None = "output fold
     embedding and --quiet (`out=None`: no --out)."""
     add_inputs(p)
     if out:
-        p.add_argument("--out", type=Path, required=True, help=out)
+        p.add_argument("--out", type=out_dir, required=True, help=out)
     add_store(p)
     add_config(p)
     add_sample(p)

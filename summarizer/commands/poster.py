@@ -23,7 +23,7 @@ HELP = "a printable poster (PNG/PDF) of the latent map: the frame nearest each g
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     common.add_inputs(p)
-    p.add_argument("--out", type=Path, required=True, help="poster file, .png or .pdf")
+    p.add_argument("--out", type=common.out_file, required=True, help="poster file, .png or .pdf")
     p.add_argument("--cols", type=int, required=True, help="tiles across")
     p.add_argument("--rows", type=int, required=True, help="tiles down")
     g = p.add_argument_group("window and print size")

@@ -31,7 +31,7 @@ FULL_SIZE = 4096  # a short side no source reaches: frames keep their own size
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="VIDEO|DIR", help="video files or image folders")
-    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--out", type=common.out_dir, required=True, help="output folder")
     common.add_config(p)
     common.add_sample(p)
     g = p.add_argument_group("sampler (YAML section 'sample:')")
