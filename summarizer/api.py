@@ -7,15 +7,24 @@ on the same bytes only re-runs the cheap stages.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from summarizer.errors import SettingsError
 from summarizer.sampling import split_sample_section
 from summarizer.seams import SeamSettings
 from summarizer.select import Summary, SummarySettings
 from summarizer.settings import EmbedSettings, SampleSettings, from_dict, load_config
 from summarizer.types import EmbeddedVideo
+
+_SECTIONS: dict[str, type] = {
+    "sample": SampleSettings,
+    "embed": EmbedSettings,
+    "seams": SeamSettings,
+    "summary": SummarySettings,
+}
 
 
 @dataclass(frozen=True)
@@ -27,13 +36,23 @@ class Settings:
     seams: SeamSettings = field(default_factory=SeamSettings)
     summary: SummarySettings = field(default_factory=SummarySettings)
 
+    def __post_init__(self) -> None:
+        # Accept plain mappings for a section (Settings(embed={"embedder": "pixels"})).
+        for f in fields(self):
+            cls, value = _SECTIONS[f.name], getattr(self, f.name)
+            if isinstance(value, Mapping):
+                object.__setattr__(self, f.name, from_dict(cls, value))
+            elif not isinstance(value, cls):
+                raise SettingsError(
+                    f"Settings.{f.name} must be a {cls.__name__} or a mapping, "
+                    f"got {type(value).__name__}"
+                )
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Settings:
         """From a mapping of sections (``{"sample": {...}, "seams": {...}}``); unknown keys refused."""
         data = {**data, "sample": split_sample_section(data)[0]}
-        sections = {"sample": SampleSettings, "embed": EmbedSettings}
-        sections |= {"seams": SeamSettings, "summary": SummarySettings}
-        return cls(**{name: from_dict(c, data.get(name)) for name, c in sections.items()})
+        return cls(**{name: from_dict(c, data.get(name)) for name, c in _SECTIONS.items()})
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> Settings:
@@ -45,9 +64,17 @@ class Settings:
 class VideoSummary:
     """What `summarize` returns: the embedded frames, their segments and the KMeans summary."""
 
-    embedded: EmbeddedVideo
-    segmentation: Any  # summarizer.segments.Segmentation
-    summary: Summary
+    embedded: EmbeddedVideo = field(repr=False)
+    segmentation: Any = field(repr=False)  # summarizer.segments.Segmentation
+    summary: Summary = field(repr=False)
+
+    def __repr__(self) -> str:
+        ref, seg = self.embedded.ref, self.segmentation
+        return (
+            f"VideoSummary({ref.name!r}, {len(self.embedded.times_s)} frames, "
+            f"{len(seg.seams_s)} seams, {len(seg.segments)} segments, "
+            f"{len(self.summary.picks)} picks)"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         ref = self.embedded.ref

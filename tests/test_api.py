@@ -42,3 +42,17 @@ def test_settings_from_yaml_refuses_unknown_keys(tmp_path):
     cfg.write_text("seams:\n  windows: 20\n")
     with pytest.raises(SettingsError, match="windows"):
         Settings.from_yaml(cfg)
+
+
+def test_settings_take_mappings_and_refuse_other_types():
+    s = Settings(embed={"embedder": "pixels"}, seams={"k": 2.5})
+    assert s.embed.model_id == "pixels-v1" and s.seams.k == 2.5
+    with pytest.raises(SettingsError, match="Settings.sample must be"):
+        Settings(sample=3)
+
+
+def test_summary_repr_is_short(cut_video, tmp_path):
+    path, _ = cut_video
+    r = summarize(path, Settings(embed={"embedder": "pixels"}), store=Store(tmp_path / "s"))
+    text = repr(r)
+    assert text.startswith("VideoSummary('cuts.mp4'") and "seams" in text and len(text) < 200
