@@ -452,6 +452,8 @@ def _select(
         j = int(np.argmax(sims))
         raw.append((int(members[j]), len(members), float(sims[j])))
     raw.sort(key=lambda r: (times[used[r[0]]], r[0]))
+    if len(raw) < k:  # KMeans leaves clusters empty when the frames hold fewer distinct looks
+        notes.append(f"only {len(raw)} of the {k} clusters hold frames: the frames are too alike")
 
     # 5. Drop near-duplicate picks (cosine > max_similarity to an earlier kept pick).
     kept: list[list[Any]] = []
