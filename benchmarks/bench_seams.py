@@ -12,7 +12,11 @@ embedder and with ViT-B-32 with random weights (a local checkpoint), then throug
 threshold + the KNN surveyor (the default), the robust threshold, and the default with
 ``persist=1`` (the plain successor distance, an ablation). It prints F1 (tolerance 0.5 s) per
 case for the cut videos and the number of seams for the one-shot videos, then the time to
-find seams in 10 000 embeddings. The last line is one JSON object.
+find seams in 10 000 embeddings. With the pixels embedder and the default settings it also
+measures seam *time* error before and after frame-accurate refinement (`summarizer.refine`):
+the mean absolute difference between each matched seam and the first source frame of the
+new shot (for a dissolve: the first frame at or after its middle). The last line is one
+JSON object.
 
     python benchmarks/bench_seams.py [--seeds 301 302 303] [--no-clip]
 
@@ -122,6 +126,53 @@ def evaluate(cases: list[Case], embedded: dict[Path, object]) -> dict[str, dict[
     return out
 
 
+def first_new_frame(cut: float) -> float:
+    """Time of the first frame that `synth.render_shots` draws from the shot starting at `cut`."""
+    n = int(np.ceil(cut * FPS))
+    while n > 0 and (n - 1) / FPS >= cut:
+        n -= 1
+    while n / FPS < cut:
+        n += 1
+    return n / FPS
+
+
+def refine_errors(cases: list[Case], embedded: dict[Path, object]) -> dict[str, dict[str, float]]:
+    """Per cut case: mean |seam time - first frame of the new shot| (s) before and after
+    refinement, the share within one source frame, and the time refinement took."""
+    from summarizer.evaluate import match_times
+    from summarizer.refine import refine_segmentation
+    from summarizer.segments import segment_video
+
+    out: dict[str, dict[str, float]] = {}
+    acc: dict[str, dict[str, list[float]]] = {}
+    for c in cases:
+        if c.name not in CUT_CASES:
+            continue
+        ev = embedded[c.path]
+        seg = segment_video(ev)
+        t0 = time.perf_counter()
+        fine = refine_segmentation(c.path, ev, seg)
+        ms = (time.perf_counter() - t0) * 1000
+        truth = np.array([first_new_frame(x) for x in sorted(c.cuts)])
+        a = acc.setdefault(c.name, {"before": [], "after": [], "ms": [], "seams": []})
+        for key, seams in (("before", seg.seams_s), ("after", fine.seams_s)):
+            seams = np.sort(seams)
+            for i, j in match_times(seams, truth, 0.5):
+                a[key].append(abs(float(seams[i] - truth[j])))
+        a["ms"].append(ms)
+        a["seams"].append(float(len(seg.seams_s)))
+    for name, a in acc.items():
+        after = np.array(a["after"])
+        out[name] = {
+            "matched": len(after),
+            "mean_abs_err_before_s": round(float(np.mean(a["before"])), 4),
+            "mean_abs_err_after_s": round(float(np.mean(after)), 4),
+            "within_1_frame_after": round(float(np.mean(after <= 1 / FPS + 1e-6)), 3),
+            "refine_ms_per_seam": round(float(np.sum(a["ms"]) / max(np.sum(a["seams"]), 1)), 1),
+        }
+    return out
+
+
 def time_seams(n: int = 10_000, dim: int = 512, repeats: int = 7) -> dict[str, float]:
     """Median wall time (ms) of detect_seams on n embeddings (shots + noise), per method."""
     rng = np.random.default_rng(0)
@@ -208,6 +259,17 @@ def main() -> int:
                     table["dynamic+surveyor" if SeamSettings().surveyor else "dynamic"]
                 ),
             }
+            if ename == "pixels":
+                refine = refine_errors(cases, embedded)
+                print(f"\nseam time error vs the first frame of the new shot ({ename}, default):")
+                for case, r in refine.items():
+                    print(
+                        f"{case:<12} {r['matched']:>3} seams  mean |err| "
+                        f"{r['mean_abs_err_before_s']:.3f} s -> {r['mean_abs_err_after_s']:.3f} s"
+                        f" refined, {100 * r['within_1_frame_after']:.0f}% within 1 frame, "
+                        f"{r['refine_ms_per_seam']:.1f} ms/seam"
+                    )
+                results[ename]["seam_time_refine"] = refine
         timing = time_seams()
         print(
             "\nseams on 10 000 embeddings (512-d), median ms: "

@@ -185,9 +185,13 @@ class SeamCurve:
 
 
 def check_inputs(
-    embeddings: np.ndarray, times_s: np.ndarray
+    embeddings: np.ndarray, times_s: np.ndarray, min_frames: int = 2
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Validate; return (float32 (N, D) embeddings, float64 (N,) times, float64 (N,) row norms)."""
+    """Validate; return (float32 (N, D) embeddings, float64 (N,) times, float64 (N,) row norms).
+
+    Seam detection needs `min_frames` = 2 (a distance between two frames); segmenting
+    accepts a single frame (one segment, see `summarizer.segments.segment_frames`).
+    """
     e = np.asarray(embeddings)
     t = np.asarray(times_s, dtype=np.float64)
     if e.ndim != 2:
@@ -196,7 +200,9 @@ def check_inputs(
         raise InputError(f"times must be a 1-D array, got shape {t.shape}")
     if len(e) != len(t):
         raise InputError(f"{len(e)} embeddings but {len(t)} frame times: they must match")
-    if len(e) < 2:
+    if len(e) == 0:
+        raise InputError("no frames: nothing to segment")
+    if len(e) < min_frames:
         raise InputError(f"seam detection needs at least two frames, got {len(e)}")
     if e.shape[1] == 0:
         raise InputError("embeddings have zero dimensions")

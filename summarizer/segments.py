@@ -61,9 +61,14 @@ class Segmentation:
     """The result of `segment_video` / `segment_frames`.
 
     seams_s: every detected seam (s), before the min/max-duration merging and splitting.
+        Detected between two sampled frames; once `refined` (`summarizer.refine`), the
+        seams and the segment boundaries are the time of the first source frame of the new
+        shot, so a segment (and its clip) holds no frame of the previous shot.
     segments: the final segments with their keyframes.
-    times_s / distances / thresholds: the successor-distance curve and its threshold (N-1,).
+    times_s / distances / thresholds: the successor-distance curve and its threshold (N-1,;
+        empty for a single frame).
     frame_times_s: time of each frame (N,).
+    refined: seams and boundaries were made frame accurate on the source video.
     """
 
     seams_s: np.ndarray
@@ -73,6 +78,7 @@ class Segmentation:
     thresholds: np.ndarray
     frame_times_s: np.ndarray
     settings: SeamSettings = field(default_factory=SeamSettings)
+    refined: bool = False
 
     @property
     def boundaries_s(self) -> np.ndarray:
@@ -87,6 +93,7 @@ class Segmentation:
         """Plain JSON-able data (keyframe image names are added by whoever writes them)."""
         return {
             "seams_s": [round(float(x), 4) for x in self.seams_s],
+            "refined": self.refined,
             "segments": [
                 {
                     "index": s.index,
@@ -444,8 +451,16 @@ def segment_frames(
     thumbnails: np.ndarray | None = None,
     end_s: float | None = None,
 ) -> Segmentation:
-    """Seams, segments and keyframes of one video's frame embeddings (pure arrays in)."""
+    """Seams, segments and keyframes of one video's frame embeddings (pure arrays in).
+
+    A single frame is one segment, from its time to `end_s` (the video's end; without it,
+    a zero-length segment), with that frame as its keyframe and no seams. No frames is an
+    error.
+    """
     settings = settings or SeamSettings()
+    _, t, _ = check_inputs(embeddings, times_s, min_frames=1)
+    if len(t) == 1:
+        return _single_frame(float(t[0]), settings, end_s)
     curve = detect_seams(embeddings, times_s, settings)
     segments = segments_from_seams(embeddings, times_s, curve, settings, thumbnails, end_s)
     return Segmentation(
@@ -455,6 +470,21 @@ def segment_frames(
         distances=curve.distances,
         thresholds=curve.thresholds,
         frame_times_s=np.asarray(times_s, dtype=np.float64),
+        settings=settings,
+    )
+
+
+def _single_frame(t0: float, settings: SeamSettings, end_s: float | None) -> Segmentation:
+    end = float(end_s) if end_s is not None and end_s > t0 else t0
+    empty = np.zeros(0, dtype=np.float64)
+    seg = Segment(0, t0, end, 0, 1, keyframes=(0,), keyframe_times_s=(t0,))
+    return Segmentation(
+        seams_s=empty,
+        segments=(seg,),
+        times_s=empty.copy(),
+        distances=empty.copy(),
+        thresholds=empty.copy(),
+        frame_times_s=np.array([t0], dtype=np.float64),
         settings=settings,
     )
 

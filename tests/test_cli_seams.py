@@ -166,10 +166,14 @@ def test_bad_inputs_are_one_line_errors(tmp_path, capsys):
     assert rc == 2 and "windw_s" in capsys.readouterr().err
 
 
-def test_one_frame_video_is_a_clear_error(tmp_path, capsys):
+def test_one_sampled_frame_is_one_segment(tmp_path, capsys):
     one = tmp_path / "one.mp4"
     make_video(one, [Shot("static", 0.3, seed=1)], fps=25.0, size=(64, 48))
     rc = main(["seams", str(one), "--out", str(tmp_path / "o"), "--store", str(tmp_path / "s"),
                "--embedder", "pixels", "--fps", "1", "-q"])  # fmt: skip
-    err = capsys.readouterr().err
-    assert rc == 2 and "at least two frames" in err
+    assert rc == 0, capsys.readouterr().err
+    doc = json.loads((tmp_path / "o" / "one" / "segments.json").read_text())
+    assert doc["frames"] == 1 and doc["seams_s"] == []
+    (seg,) = doc["segments"]
+    assert seg["start_s"] == 0.0 and seg["end_s"] == pytest.approx(doc["duration_s"], abs=1e-3)
+    assert [k["time_s"] for k in seg["keyframes"]] == [0.0]

@@ -9,6 +9,12 @@ For each video it writes ``DIR/<video stem>/``:
   cannot be read again), and ``keyframes.png``: a grid of them;
 - with ``--clips``: ``clips/*.mp4``, one per segment (stream copy; ``--reencode`` for
   frame-accurate cuts).
+
+Seams are found on the sampled frames; for a video file they are then made frame accurate
+(`summarizer.refine`: the frames between the two samples around each seam are decoded and
+the seam, and the segment boundary, put on the first frame of the new shot), so segments
+and clips start on their own shot. ``--no-refine`` keeps the sampled times (image folders
+are never refined: they have no frames in between).
 """
 
 from __future__ import annotations
@@ -66,6 +72,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--clips", action="store_true", help="cut each segment into a clip")
     p.add_argument(
         "--reencode", action="store_true", help="re-encode clips for frame-accurate cuts"
+    )
+    p.add_argument(
+        "--refine",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="put seams on the exact source frame of each cut (video files; default on)",
     )
     p.add_argument(
         "--thumbnails-only",
@@ -205,6 +217,7 @@ def write_outputs(
 
 def run(args: argparse.Namespace) -> int:
     from summarizer.errors import InputError
+    from summarizer.refine import refine_segmentation
     from summarizer.segments import segment_video
 
     config = common.config_of(args)
@@ -219,6 +232,8 @@ def run(args: argparse.Namespace) -> int:
             seg = segment_video(ev, settings)
         except InputError as exc:
             raise InputError(f"{ref.name}: {exc}") from None
+        if getattr(args, "refine", True) and ev.ref.kind == "video":
+            seg = refine_segmentation(ev.ref.path, ev, seg)
         out_dir = args.out / folder
         write_outputs(
             out_dir,
