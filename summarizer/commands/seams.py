@@ -7,8 +7,8 @@ For each video it writes ``DIR/<video stem>/``:
 - ``segments.csv``: one row per segment;
 - ``keyframes/*.jpg``: the keyframes at the video's resolution (thumbnails if the frames
   cannot be read again), and ``keyframes.png``: a grid of them;
-- with ``--clips``: ``clips/*.mp4``, one per segment (stream copy; ``--reencode`` for
-  frame-accurate cuts).
+- with ``--clips``: ``clips/*.mp4``, one per segment, re-encoded so each holds exactly its
+  segment (``--copy``: stream copy, instant but cut at key frames; see `summarizer.clips`).
 
 Seams are found on the sampled frames; for a video file they are then made frame accurate
 (`summarizer.refine`: the frames between the two samples around each seam are decoded and
@@ -71,8 +71,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_seam_flags(p)
     p.add_argument("--clips", action="store_true", help="cut each segment into a clip")
     p.add_argument(
-        "--reencode", action="store_true", help="re-encode clips for frame-accurate cuts"
+        "--copy",
+        action="store_true",
+        help="stream-copy clips: instant and lossless, but they start at the key frame before "
+        "the segment and may run a few frames past it (default: re-encode, exact)",
     )
+    p.add_argument("--reencode", action="store_true", help=argparse.SUPPRESS)  # the default
     p.add_argument(
         "--refine",
         action=argparse.BooleanOptionalAction,
@@ -138,7 +142,7 @@ def write_outputs(
     settings,
     *,
     clips: bool = False,
-    reencode: bool = False,
+    reencode: bool = True,
     thumbnails_only: bool = False,
 ) -> dict[str, Any]:
     """Everything for one video into `out_dir`; returns the segments.json data."""
@@ -243,7 +247,7 @@ def run(args: argparse.Namespace) -> int:
             embed,
             settings,
             clips=args.clips,
-            reencode=args.reencode,
+            reencode=not args.copy,
             thumbnails_only=args.thumbnails_only,
         )
         n_kf = len(seg.keyframe_indices)
