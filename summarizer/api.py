@@ -91,11 +91,13 @@ def summarize(
     settings: Settings | None = None,
     store: Any = None,
     progress: Any = None,
+    refine: bool = True,
 ) -> VideoSummary:
     """Segment and summarise one video (file or image folder).
 
     store: a `summarizer.store.Store` (default: the per-user store, or $ATLAS_HOME).
     progress: optional ``progress(done, total)`` callback for the embedding stage.
+    refine: put seams on the exact source frame of each cut (video files only).
     """
     from summarizer.pipeline import embed_video, open_video
     from summarizer.segments import segment_video
@@ -107,6 +109,10 @@ def summarize(
     ref = open_video(video, store, settings.sample)
     embedded = embed_video(ref, settings.sample, settings.embed, store, progress)
     segmentation = segment_video(embedded, settings.seams)
+    if refine and ref.kind == "video":
+        from summarizer.refine import refine_segmentation
+
+        segmentation = refine_segmentation(ref.path, embedded, segmentation)
     summary = select_keyframes(
         embedded.embeddings,
         embedded.times_s,

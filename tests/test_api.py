@@ -25,7 +25,8 @@ def test_summarize_finds_the_cuts_and_caches(cut_video, tmp_path):
     store = Store(tmp_path / "store")
     first = summarize(path, settings, store=store)
     assert not first.embedded.cache_hit
-    score = score_seams(first.segmentation.seams_s, cuts, tolerance_s=0.5)
+    # Refined to the first frame of each new shot: exact at 10 fps.
+    score = score_seams(first.segmentation.seams_s, cuts, tolerance_s=0.06)
     assert score.f1 == 1.0, (first.segmentation.seams_s, cuts)
     assert 2 <= len(first.summary.picks) <= 8
     assert all(2 <= len(s.keyframes) <= 4 for s in first.segmentation.segments)
