@@ -86,6 +86,12 @@ def save_jpeg(image: np.ndarray, path: str | Path, quality: int = 90) -> Path:
     return _atomic_write(Path(path), jpeg_bytes(image, quality))
 
 
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """'1 segment', '2 segments', '1,204 frames' (`many` for irregular plurals)."""
+    n = int(n)
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
 def time_label(seconds: float) -> str:
     """'m:ss.s' (or 'h:mm:ss.s' past an hour) for frame captions."""
     seconds = max(0.0, float(seconds))

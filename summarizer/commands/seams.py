@@ -221,6 +221,7 @@ def write_outputs(
 
 def run(args: argparse.Namespace) -> int:
     from summarizer.errors import InputError
+    from summarizer.export import plural
     from summarizer.refine import refine_segmentation
     from summarizer.segments import segment_video
 
@@ -253,8 +254,9 @@ def run(args: argparse.Namespace) -> int:
         n_kf = len(seg.keyframe_indices)
         how = "cached embeddings" if ev.cache_hit else "embedded"
         print(
-            f"{ref.name}  {len(seg.seams_s)} seams  {len(seg.segments)} segments  "
-            f"{n_kf} keyframes  ({how}, {embed_s + time.perf_counter() - t0:.1f} s)  -> {out_dir}",
+            f"{ref.name}  {plural(len(seg.seams_s), 'seam')}  "
+            f"{plural(len(seg.segments), 'segment')}  {plural(n_kf, 'keyframe')}  "
+            f"({how}, {embed_s + time.perf_counter() - t0:.1f} s)  -> {out_dir}",
             flush=True,
         )
     return 0

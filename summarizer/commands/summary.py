@@ -119,6 +119,7 @@ def write_outputs(out_dir: Path, ev, summary, images, settings, sample, embed) -
 
 def run(args: argparse.Namespace) -> int:
     from summarizer.commands.seams import keyframe_images
+    from summarizer.export import plural
     from summarizer.select import select_keyframes
 
     config = common.config_of(args)
@@ -139,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
         how = f"k={summary.k} {summary.mode}"
         if summary.merged:
             how += f", {summary.merged} near-duplicate merged"
-        print(f"{ref.name}: {len(summary.picks)} picks ({how}) -> {out_dir}", flush=True)
+        print(f"{ref.name}: {plural(len(summary.picks), 'pick')} ({how}) -> {out_dir}", flush=True)
         for note in summary.notes:
             print(f"note: {ref.name}: {note}", flush=True)
     return 0
