@@ -22,7 +22,8 @@ def show_outcome(outcome: dict, embedder: str) -> None:
         return
     c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="center")
     c1.success(
-        f"**{outcome['name']}**: {outcome['frames']} frames, {outcome['segments']} segments"
+        f"**{outcome['name']}**: {labels.plural(outcome['frames'], 'frame')}, "
+        f"{labels.plural(outcome['segments'], 'segment')}"
         + (" (from the store)" if outcome["cached"] else ""),
         icon=":material/check_circle:",
     )
@@ -43,7 +44,8 @@ def process_items(items: list[tuple[str, object]], store, sample, embed) -> list
     outcomes = []
     for i, (name, data) in enumerate(items):
         overall.progress(i / len(items), text=f"File {i + 1} of {len(items)}: {name}")
-        box = st.container(border=True)
+        slot = st.empty()  # the file's progress box, cleared if the file fails
+        box = slot.container(border=True)
         box.markdown(f"**{name}**")
         bars = {
             stage: col.progress(0.0, text=f"{k + 1}. {processing.STAGE_LABELS[stage]}")
@@ -57,9 +59,12 @@ def process_items(items: list[tuple[str, object]], store, sample, embed) -> list
             text = f"{k + 1}. {processing.STAGE_LABELS[stage]}" + (f": {detail}" if detail else "")
             bars[stage].progress(frac, text=text)
 
-        outcomes.append(
-            processing.ingest_and_process(store, name, data, sample, embed, limit, on_progress)
+        outcome = processing.ingest_and_process(
+            store, name, data, sample, embed, limit, on_progress
         )
+        if outcome.get("error"):
+            slot.empty()  # the error line below says what happened
+        outcomes.append(outcome)
         overall.progress((i + 1) / len(items), text=f"File {i + 1} of {len(items)} done")
     overall.empty()
     return outcomes
@@ -100,7 +105,7 @@ def library(store, embedder: str) -> None:
             "summary": st.column_config.LinkColumn("summary", display_text="open summary"),
         },
     )
-    st.caption(f"{len(rows)} video{'s' if len(rows) != 1 else ''} in the library.")
+    st.caption(f"{labels.plural(len(rows), 'video')} in the library.")
 
 
 def home() -> None:
@@ -130,7 +135,7 @@ def home() -> None:
             "(server.maxUploadSize in .streamlit/config.toml). Several files at once are fine.",
         )
         go = st.button(
-            f"Process {len(files)} file{'s' if len(files) != 1 else ''}" if files else "Process",
+            f"Process {labels.plural(len(files), 'file')}" if files else "Process",
             type="primary",
             disabled=not files,
             icon=":material/play_arrow:",

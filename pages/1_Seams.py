@@ -191,7 +191,7 @@ with ui.friendly_errors():
             info, *cols = st.columns([1.1, 1, 1, 1, 1], vertical_alignment="center")
             info.markdown(
                 f"**Segment {s.index + 1}**  \n{time_label(s.start_s)} - {time_label(s.end_s)}  \n"
-                f"{s.duration_s:.1f} s · {s.n_frames} frames"
+                f"{s.duration_s:.1f} s · {labels.plural(s.n_frames, 'frame')}"
             )
             for col, k, t in zip(cols, s.keyframes, s.keyframe_times_s, strict=False):
                 col.image(images[k], caption=time_label(t), width="stretch")

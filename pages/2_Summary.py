@@ -10,7 +10,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from summarizer.dashboard import caches, downloads, processing, ui, urlparams, urlstate
+from summarizer.dashboard import caches, downloads, labels, processing, ui, urlparams, urlstate
 from summarizer.dedup import BUFFERS, DedupSettings
 from summarizer.export import time_label, video_stem
 from summarizer.gates import GATES, GateSettings
@@ -86,15 +86,30 @@ with st.sidebar:
             lambda qp: urlparams.qp_choice(qp, "dedup", BUFFERS, "passthrough"),
         ),
     )
+    # The CLIP gate compares frames with text prompts in CLIP's space: only with CLIP frames.
+    clip_on = embed.embedder == "clip" and not caches.clip_problem()
+    gates = GATES if clip_on else tuple(g for g in GATES if g != "clip")
     gate = st.selectbox(
         "Gate",
-        GATES,
+        gates,
         help="blur: drop blurred frames. clip: keep frames that match a positive prompt and no "
         "negative one. pass: keep everything.",
         **urlstate.bound(
-            "sum_gate", "gate", lambda qp: urlparams.qp_choice(qp, "gate", GATES, "pass")
+            "sum_gate",
+            "gate",
+            lambda qp: urlparams.qp_choice(qp, "gate", gates, "pass"),
+            choices=gates,
         ),
     )
+    if not clip_on:
+        st.caption(
+            "The clip gate (keep frames that match text prompts) needs the CLIP embedder: "
+            + (
+                "choose CLIP ViT-B-32 under Embedder above."
+                if not caches.clip_problem()
+                else "CLIP is not available on this server; see *Why, and how to add CLIP* above."
+            ),
+        )
     if gate == "blur":
         st.slider(
             "Sharpness threshold (Laplacian variance)",
@@ -178,9 +193,6 @@ with ui.friendly_errors():
     if gate == "clip" and not (positive or negative):
         st.info("Type at least one positive or negative prompt for the CLIP gate.")
         gate_settings = GateSettings()
-    elif gate == "clip" and caches.clip_problem():
-        st.warning(f"The CLIP gate needs the CLIP model: {caches.clip_problem()}")
-        gate_settings = GateSettings()
     else:
         gate_settings = GateSettings(
             gate=gate,
@@ -202,9 +214,12 @@ with ui.friendly_errors():
     c[3].metric("Near-duplicate picks dropped", summary.merged)
     removed = {**fs.dropped, **{f"set aside: {k}": v for k, v in summary.set_aside.items() if v}}
     if removed:
-        st.caption("Not clustered: " + ", ".join(f"{k} {v}" for k, v in removed.items()))
+        st.caption(
+            "Not clustered: "
+            + ", ".join(f"{k} ({labels.plural(v, 'frame')})" for k, v in removed.items())
+        )
     for note in summary.notes:
-        st.caption(note)
+        st.caption(labels.fix_plurals(note))
 
     cols_n = 4
     images = caches.frames_at(ev, fs.picks)
@@ -214,7 +229,8 @@ with ui.friendly_errors():
             pick = summary.picks[j]
             col.image(
                 images[j],
-                caption=f"{time_label(pick.time_s)} · stands for {pick.cluster_size} frames",
+                caption=f"{time_label(pick.time_s)} · stands for "
+                f"{labels.plural(pick.cluster_size, 'frame')}",
                 width="stretch",
             )
 

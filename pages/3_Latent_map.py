@@ -18,6 +18,7 @@ from summarizer.dashboard import (
     charts,
     downloads,
     labels,
+    posters,
     processing,
     ui,
     uploads,
@@ -108,6 +109,7 @@ if not videos:
     st.stop()
 
 POSTER_PARAMS = ("cx", "cy", "pw", "cols", "rows", "wcm", "hcm", "dpi")
+WINDOW_MAX = 10.0  # the widest poster window (a wide print of the whole map needs > 2)
 urlstate.sync_query(
     {
         # kept until the poster runs
@@ -124,12 +126,17 @@ with ui.friendly_errors():
     stored = catalog.map_is_stored(store, videos, settings)
     if not stored:
         n = sum(len(v.times_s) for v in videos)
-        st.write(
-            f"{len(videos)} video{'s' if len(videos) != 1 else ''}, {n:,} frames. Training the map "
-            f"takes up to {settings.epochs} epochs; the result is kept for the next visit."
-        )
-        if not st.button("Train the map", type="primary", icon=":material/model_training:"):
+        prompt = st.empty()  # cleared once training starts: it is about a map not made yet
+        with prompt.container():
+            st.write(
+                f"{labels.plural(len(videos), 'video')}, {labels.plural(n, 'frame')}. Training "
+                f"the map takes up to {labels.plural(settings.epochs, 'epoch')}; the result is "
+                "kept for the next visit."
+            )
+            train = st.button("Train the map", type="primary", icon=":material/model_training:")
+        if not train:
             st.stop()
+        prompt.empty()
         bar = st.progress(0.0, text="preparing (PCA)")
 
         def on_epoch(epoch: int, total: int, loss: float) -> None:
@@ -146,11 +153,16 @@ with ui.friendly_errors():
     order = {h: i for i, h in enumerate(lmap.hashes)}
     videos = sorted(videos, key=lambda v: order[v.ref.sha256])
     thumbs = [v.thumbnails for v in videos]
+    tile_aspect = (
+        float(thumbs[0].shape[2]) / float(thumbs[0].shape[1]) if len(thumbs[0]) else 16 / 9
+    )
     nv = len(lmap.names)
-    info = f"{len(lmap.coords):,} frames of {nv} video{'s' if nv != 1 else ''} · {lmap.method}"
+    info = f"{labels.plural(len(lmap.coords), 'frame')} of {labels.plural(nv, 'video')}"
+    info += f" · {lmap.method}"
     if lmap.method == "autoencoder":
-        info += f", {lmap.epochs_run} epochs"
+        info += f", {labels.plural(lmap.epochs_run, 'epoch')}"
     info += " · loaded from the store" if lmap.cache_hit else f" · trained in {lmap.seconds:.1f} s"
+    info += ". Another seed or number of epochs in the sidebar trains another map."
     st.caption(info)
     if lmap.note:
         st.info(lmap.note)
@@ -186,19 +198,48 @@ with ui.friendly_errors():
         dpi = s3.number_input(
             "DPI", 10, 600, step=10, **num("poster_dpi", "dpi", 150, 10, 600, int)
         )
+        # Defaults: a window that holds every frame, about one cell per frame. They follow
+        # the map and the print size until the user changes them (or a link sets them).
+        auto_cols, auto_rows = posters.fit_grid(
+            len(lmap.coords), (float(w_cm), float(h_cm)), tile_aspect
+        )
+        auto_cx, auto_cy, auto_w = posters.fit_window(lmap.coords, (float(w_cm), float(h_cm)))
+        auto = {
+            "poster_cols": auto_cols,
+            "poster_rows": auto_rows,
+            "poster_cx": auto_cx,
+            "poster_cy": auto_cy,
+            "poster_w": min(auto_w, WINDOW_MAX),
+        }
+        urlstate.follow_defaults("poster", auto)
         g1, g2 = st.columns(2)
-        cols = g1.number_input("columns", 1, 200, **num("poster_cols", "cols", 6, 1, 200, int))
-        rows_n = g2.number_input("rows", 1, 200, **num("poster_rows", "rows", 15, 1, 200, int))
-        fit_w = round(2.0 * min(1.0, w_cm / h_cm), 2)  # the widest window whose height fits the map
+        cols = g1.number_input(
+            "columns", 1, 200, **num("poster_cols", "cols", auto["poster_cols"], 1, 200, int)
+        )
+        rows_n = g2.number_input(
+            "rows", 1, 200, **num("poster_rows", "rows", auto["poster_rows"], 1, 200, int)
+        )
         p1, p2, p3 = st.columns(3)
         cx = p1.number_input(
-            "window centre x", -1.0, 1.0, step=0.05, **num("poster_cx", "cx", 0.0, -1.0, 1.0)
+            "window centre x",
+            -1.0,
+            1.0,
+            step=0.05,
+            **num("poster_cx", "cx", auto["poster_cx"], -1.0, 1.0),
         )
         cy = p2.number_input(
-            "window centre y", -1.0, 1.0, step=0.05, **num("poster_cy", "cy", 0.0, -1.0, 1.0)
+            "window centre y",
+            -1.0,
+            1.0,
+            step=0.05,
+            **num("poster_cy", "cy", auto["poster_cy"], -1.0, 1.0),
         )
         pw = p3.number_input(
-            "window width", 0.05, 2.2, step=0.05, **num("poster_w", "pw", fit_w, 0.05, 2.2)
+            "window width",
+            0.05,
+            WINDOW_MAX,
+            step=0.05,
+            **num("poster_w", "pw", auto["poster_w"], 0.05, WINDOW_MAX),
         )
         repeats = st.checkbox("A frame may fill several cells", key="poster_repeats")
         poster = PosterSettings(
@@ -233,7 +274,8 @@ with ui.friendly_errors():
         )
         st.caption(
             "Each dot is a frame, coloured by video. Hover for the frame, scroll to zoom, drag "
-            "to pan, double-click to reset. The dashed red box is the poster window."
+            "to pan, double-click to reset. The dashed red box is the poster window; by default "
+            "it holds every frame, and the grid has no more cells than frames, so none is empty."
         )
 
     with side_col:
@@ -247,8 +289,9 @@ with ui.friendly_errors():
         empty = sum(1 for t in layout["tiles"] if t.get("empty"))
         if empty:
             st.caption(
-                f"{empty} of {len(layout['tiles'])} cells are empty: the window holds fewer frames "
-                "than cells. Use fewer cells, a wider window, or let a frame fill several cells."
+                f"{empty} of {labels.plural(len(layout['tiles']), 'cell')} "
+                f"{'is' if empty == 1 else 'are'} empty: the window holds fewer frames than "
+                "cells. Use fewer cells, a wider window, or let a frame fill several cells."
             )
         stem = "latent-map-poster"
         b1, b2 = st.columns(2)

@@ -20,6 +20,8 @@ from summarizer.dashboard import (  # noqa: E402
     caches,
     downloads,
     frames,
+    labels,
+    posters,
     processing,
     summaries,
     uploads,
@@ -115,7 +117,7 @@ def test_bad_upload_shows_error_and_leaves_nothing(empty_store):
     at = _app({"emb": "pixels"})
     at.file_uploader[0].set_value(
         [
-            ("broken.mp4", b"this is not a video at all", "video/mp4"),
+            ("broken clip.mp4", b"this is not a video at all", "video/mp4"),
             ("empty.mov", b"", "video/quicktime"),
         ]
     )
@@ -126,8 +128,9 @@ def test_bad_upload_shows_error_and_leaves_nothing(empty_store):
     assert not at.exception  # a friendly message, never a traceback
     errors = [e.value for e in at.error]
     assert len(errors) == 2, errors
-    assert "broken.mp4" in errors[0] and "Traceback" not in errors[0]
-    assert "empty.mov" in errors[1] and "empty" in errors[1]
+    assert errors[0].startswith("**broken clip.mp4**: ") and "Traceback" not in errors[0]
+    assert "broken" not in errors[0].removeprefix("**broken clip.mp4**: ")  # the name once
+    assert errors[1] == "**empty.mov**: The file is empty"
     assert Store(empty_store).videos() == []
     assert [p for p in empty_store.iterdir() if p.is_dir() and not p.name.startswith(".")] == []
     assert list((empty_store / ".uploads").iterdir()) == []
@@ -148,6 +151,47 @@ def test_upload_of_a_real_video_through_the_widget(empty_store, tmp_path):
     assert row["name"] == "two scenes.mp4"
     kept = uploads.source_file(Store(empty_store), row["sha256"])
     assert kept is not None and kept.read_bytes() == path.read_bytes()
+
+
+def test_one_segment_video_is_worded_in_the_singular(empty_store, tmp_path):
+    from summarizer.synth import Shot, make_video
+
+    path = tmp_path / "one shot.mp4"
+    make_video(path, [Shot("static", 3.0, seed=4)], size=(96, 64))
+    at = _app({"emb": "pixels"})
+    at.file_uploader[0].set_value(("one shot.mp4", path.read_bytes(), "video/mp4"))
+    at.run()
+    process = next(b for b in at.button if b.label.startswith("Process"))
+    assert process.label == "Process 1 file"
+    process.click().run()
+    assert not at.exception and not at.error
+    [ok] = [s.value for s in at.success]
+    assert ok.startswith("**one shot.mp4**: ") and ok.endswith(" frames, 1 segment"), ok
+    assert any(c.value == "1 video in the library." for c in at.caption)
+
+
+def test_plural_labels():
+    assert labels.plural(1, "segment") == "1 segment"
+    assert labels.plural(0, "segment") == "0 segments"
+    assert labels.plural(1204, "frame") == "1,204 frames"
+    assert labels.plural(2, "index", "indices") == "2 indices"
+    note = "budget of 1 picks is more than the 1 frames: used k=1; 11 frames"
+    assert (
+        labels.fix_plurals(note) == "budget of 1 pick is more than the 1 frame: used k=1; 11 frames"
+    )
+
+
+def test_clip_messages_are_written_for_the_app():
+    cli = (
+        "CLIP weights ViT-B-32 / laion2b not found and downloads are off (offline): put them at "
+        "/m/ViT-B-32.safetensors, or pass --pretrained /path/to/checkpoint, or use --embedder pixels"
+    )
+    assert labels.for_app(cli) == (
+        "CLIP weights ViT-B-32 / laion2b not found and downloads are off (offline): put them at "
+        "/m/ViT-B-32.safetensors, then restart the app."
+    )
+    assert "--" not in labels.for_app("prompt gates need --embedder clip")
+    assert "--" not in (caches.clip_problem() or "")
 
 
 def test_save_upload_refuses_bad_files(tmp_path):
@@ -294,11 +338,19 @@ def test_summary_page_shows_keyframes(env):
     assert labels == ["Keyframes (ZIP)", "Summary (JSON)", "Summary (CSV)"]
 
 
-def test_summary_clip_gate_without_model_is_explained(env):
+def test_summary_clip_gate_is_not_offered_without_clip(env):
+    # a link asking for the clip gate, opened with the pixels embedder
     at = _app({"emb": "pixels", "gate": "clip", "pos": "a bicycle"}, page="pages/2_Summary.py")
     assert not at.exception
-    if caches.clip_problem():
-        assert any("needs the CLIP model" in w.value for w in at.warning)
+    gate = at.selectbox(key="sum_gate")
+    assert gate.options == ["pass", "blur"] and gate.value == "pass"
+    assert urlparams.qp_get(at.query_params, "gate") == "pass"
+    assert "pos" not in at.query_params
+    assert [t.label for t in at.text_input] == []  # no prompt boxes
+    why = [c.value for c in at.sidebar.caption if "clip gate" in c.value]
+    assert len(why) == 1 and "needs the CLIP embedder" in why[0], why
+    shown = [m.value for m in (*at.warning, *at.error, *at.info, *at.caption)]
+    assert not [m for m in shown if "--" in m], shown  # no command-line advice in the app
     assert int(_metrics(at)["Keyframes"]) >= 1
 
 
@@ -351,11 +403,16 @@ def test_latent_map_trains_then_link_shows_it_at_once(env):
     assert any("autoencoder" in c.value for c in at.caption) or any(
         "PCA" in i.value for i in at.info
     )
+    # the training prompt is gone once the map exists
+    assert not [b for b in at.button if b.label == "Train the map"]
+    assert not [m for m in at.markdown if "Training the map takes" in m.value]
     assert len(at.get("image")) == 1  # the poster preview
-    labels = [b.label for b in at.get("download_button")]
-    assert labels == ["Poster PNG", "Poster PDF"]
+    names = [b.label for b in at.get("download_button")]
+    assert names == ["Poster PNG", "Poster PDF"]
     params = {k: urlparams.qp_get(at.query_params, k) for k in at.query_params}
-    assert params["videos"] == _sha(env) and params["cols"] == "6"
+    n = _map_coords(env).shape[0]
+    cols, rows = posters.fit_grid(n, (60.0, 90.0), 16 / 9)
+    assert params["videos"] == _sha(env) and params["cols"] == str(cols)
 
     params["cols"] = "4"
     other = _app(params, page="pages/3_Latent_map.py")  # a teammate opens the link
@@ -363,6 +420,71 @@ def test_latent_map_trains_then_link_shows_it_at_once(env):
     assert not [b for b in other.button if b.label == "Train the map"]
     assert any("loaded from the store" in c.value for c in other.caption)
     assert other.number_input(key="poster_cols").value == 4
+
+
+def _map_coords(root: Path) -> np.ndarray:
+    from summarizer.latent import LatentSettings, map_videos
+    from summarizer.pipeline import load_embedded
+
+    store = Store(root)
+    ev = load_embedded(store, _sha(root), processing.sample_settings(), _pixels())
+    return np.asarray(map_videos([ev], LatentSettings(), store).coords)
+
+
+def _poster_state(at: AppTest) -> dict[str, float]:
+    keys = ("cols", "rows", "cx", "cy", "w", "wcm", "hcm")
+    return {k: at.number_input(key=f"poster_{k}").value for k in keys}
+
+
+def test_latent_map_default_poster_is_full_and_holds_every_frame(env):
+    at = _app({"emb": "pixels"}, page="pages/3_Latent_map.py")
+    train = [b for b in at.button if b.label == "Train the map"]
+    if train:
+        train[0].click().run()
+    assert not at.exception, at.exception
+    coords = _map_coords(env)
+    p = _poster_state(at)
+    # the grid: no more cells than frames, and most of them used
+    assert p["cols"] * p["rows"] <= len(coords)
+    assert p["cols"] * p["rows"] >= 0.8 * len(coords)
+    # the cells have about the frames' shape (16:9) on the 60 x 90 cm print
+    tile = (p["wcm"] / p["cols"]) / (p["hcm"] / p["rows"])
+    assert 16 / 9 / 1.35 < tile < 16 / 9 * 1.35, tile
+    # the window holds every frame (height from the print's aspect)
+    h = p["w"] * p["hcm"] / p["wcm"]
+    assert (coords[:, 0] >= p["cx"] - p["w"] / 2).all()
+    assert (coords[:, 0] <= p["cx"] + p["w"] / 2).all()
+    assert (coords[:, 1] >= p["cy"] - h / 2).all()
+    assert (coords[:, 1] <= p["cy"] + h / 2).all()
+    assert not [c for c in at.caption if "are empty" in c.value or "is empty" in c.value]
+
+    # a landscape print: the untouched defaults follow it
+    at.number_input(key="poster_wcm").set_value(90.0).run()
+    at.number_input(key="poster_hcm").set_value(60.0).run()
+    q = _poster_state(at)
+    assert (q["cols"], q["rows"]) == posters.fit_grid(len(coords), (90.0, 60.0), 16 / 9)
+    assert q["cols"] > p["cols"] and q["w"] > p["w"]
+    assert urlparams.qp_get(at.query_params, "cols") == str(q["cols"])
+    # a user's choice stays when the print size changes again
+    at.number_input(key="poster_cols").set_value(3).run()
+    at.number_input(key="poster_hcm").set_value(120.0).run()
+    r = _poster_state(at)
+    assert r["cols"] == 3 and r["rows"] != q["rows"]
+    assert not at.exception
+
+
+def test_poster_defaults_fit_any_print():
+    pts = np.array([[-0.9, -0.5], [0.7, 0.8], [0.1, 0.0]])
+    for size in ((60.0, 90.0), (90.0, 60.0), (50.0, 50.0)):
+        cx, cy, w = posters.fit_window(pts, size)
+        h = w * size[1] / size[0]
+        assert abs(cx - (-0.1)) < 0.011 and abs(cy - 0.15) < 0.011
+        assert w >= 1.6 and h >= 1.3
+        assert min(w - 1.6, h - 1.3) < 0.1  # the smallest such window, not a much larger one
+    for n in (1, 7, 99, 5000):
+        cols, rows = posters.fit_grid(n, (60.0, 90.0))
+        assert 1 <= cols * rows <= min(n, posters.MAX_CELLS)
+    assert posters.fit_grid(99, (60.0, 90.0)) == (6, 16)
 
 
 def test_latent_map_poster_bytes(env):

@@ -11,6 +11,7 @@ import streamlit as st
 
 from summarizer.dashboard.catalog import library_thumbnail
 from summarizer.dashboard.frames import decode_frames, frame_images, image_data_url
+from summarizer.dashboard.labels import for_app
 from summarizer.dashboard.summaries import FilteredSummary, summarize_filtered
 
 log = logging.getLogger("summarizer.app")
@@ -55,7 +56,7 @@ def clip_problem() -> str | None:
     try:
         cached_embedder(EmbedSettings())
     except AtlasError as exc:
-        return str(exc)
+        return for_app(str(exc))
     except Exception as exc:  # e.g. a broken install: say so, the pixels embedder still works
         log.exception("CLIP embedder failed to load")
         return f"CLIP could not be loaded ({type(exc).__name__}: {exc})"

@@ -199,7 +199,7 @@ def latent_chart(
     import pandas as pd
 
     df = latent_frame(lmap, thumbnails)
-    scale = alt.Scale(domain=[-1.05, 1.05], nice=False)
+    scale = alt.Scale(domain=square_domain(window), nice=False)
     x = alt.X("x:Q", scale=scale, title=None, axis=alt.Axis(grid=False, labels=False, ticks=False))
     y = alt.Y("y:Q", scale=scale, title=None, axis=alt.Axis(grid=False, labels=False, ticks=False))
     tooltip = [alt.Tooltip("video:N"), alt.Tooltip("time:N", title="time")]
@@ -249,6 +249,16 @@ def latent_chart(
             .encode(x="x0:Q", x2="x1:Q", y="y0:Q", y2="y1:Q")
         )
     return alt.layer(*layers).properties(width=height, height=height).configure_view(stroke=None)
+
+
+def square_domain(window: tuple[float, float, float, float] | None) -> list[float]:
+    """One axis range for both axes of the square map chart: the map's [-1, 1] and the
+    poster `window` (x0, y0, x1, y1) with a margin, so the whole window box shows."""
+    lo, hi = -1.05, 1.05
+    if window is not None:
+        x0, y0, x1, y1 = window
+        lo, hi = min(lo, x0 - 0.05, y0 - 0.05), max(hi, x1 + 0.05, y1 + 0.05)
+    return [lo, hi]
 
 
 def selected_value(event: Any, selection: str, field: str) -> Any:

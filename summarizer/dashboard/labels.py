@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,3 +37,35 @@ def model_label(model_id: str) -> str:
 
 def video_label(row: Mapping[str, Any]) -> str:
     return f"{row.get('name') or row['sha256'][:12]}  ({fmt_duration(row.get('duration_s'))})"
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """'1 segment', '2 segments', '1,204 frames' ('many' for irregular plurals)."""
+    n = int(n)
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+_ONE_PLURAL = re.compile(r"\b1 (pick|frame|segment|seam|keyframe|video|cluster|cell|epoch)s\b")
+
+
+def fix_plurals(text: str) -> str:
+    """'the 1 frames to cluster' -> 'the 1 frame to cluster' (for notes made elsewhere)."""
+    return _ONE_PLURAL.sub(r"1 \1", text)
+
+
+_CLI_ADVICE = (
+    (re.compile(r",? or pass --pretrained \S+"), ""),
+    (re.compile(r",? or use --embedder pixels"), ""),
+    (re.compile(r"--embedder clip"), "the CLIP embedder"),
+    (re.compile(r"--embedder pixels"), "the pixels embedder"),
+)
+
+
+def for_app(message: str) -> str:
+    """A library/CLI error reworded for the dashboard: no command-line flags in it."""
+    out = message
+    for pattern, repl in _CLI_ADVICE:
+        out = pattern.sub(repl, out)
+    if "CLIP weights" in out and "put them at" in out:
+        out = out.rstrip(".") + ", then restart the app."
+    return out

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from summarizer.dashboard.labels import fmt_duration
+from summarizer.dashboard.labels import fmt_duration, plural
 from summarizer.dashboard.uploads import forget_source, save_upload
 
 log = logging.getLogger("summarizer.app")
@@ -58,16 +58,18 @@ def process_video(
     )
 
     def frames(done: int, total: int) -> None:
-        report("embed", done / total if total else 0.0, f"{done} / {total} frames")
+        report("embed", done / total if total else 0.0, f"{done} of {plural(total, 'frame')}")
 
     report("embed", 0.0)
     embedded = pipeline.embed_video(ref, sample, embed, store, progress=frames)
     report(
-        "embed", 1.0, "from the store" if embedded.cache_hit else f"{len(embedded.times_s)} frames"
+        "embed",
+        1.0,
+        "from the store" if embedded.cache_hit else plural(len(embedded.times_s), "frame"),
     )
     report("seams", 0.0)
     seg = segment_video(embedded)
-    report("seams", 1.0, f"{len(seg.segments)} segments")
+    report("seams", 1.0, plural(len(seg.segments), "segment"))
     return embedded, seg
 
 
@@ -111,4 +113,16 @@ def ingest_and_process(
         }
     if saved is not None and not known:
         forget_source(store, saved.sha256)
-    return {"name": name, "error": error.replace(str(saved.path) if saved else "\0", name)}
+    return {"name": name, "error": _error_about(error, name, saved.path if saved else None)}
+
+
+def _error_about(error: str, name: str, kept: Path | None) -> str:
+    """The error without the file's name: the kept copy's path or name (a safe spelling of
+    `name`) and a leading ``name:`` go, since the page shows the user's file name once."""
+    if kept is not None:
+        error = error.replace(str(kept), name).replace(kept.name, name)
+    for lead in (f"{name}: ", f"{name} "):
+        if error.startswith(lead):
+            error = error[len(lead) :]
+            break
+    return error[:1].upper() + error[1:]

@@ -10,7 +10,7 @@ import streamlit as st
 
 from summarizer.dashboard import caches
 from summarizer.dashboard.caches import clip_problem
-from summarizer.dashboard.labels import model_label, video_label
+from summarizer.dashboard.labels import for_app, model_label, video_label
 from summarizer.dashboard.processing import STAGE_LABELS, STAGES, process_video
 from summarizer.dashboard.uploads import source_file
 from summarizer.dashboard.urlparams import qp_choice, qp_get
@@ -68,7 +68,7 @@ def friendly_errors() -> Any:
         try:
             yield
         except AtlasError as exc:
-            st.error(str(exc), icon=":material/error:")
+            st.error(for_app(str(exc)), icon=":material/error:")
         except Exception as exc:
             log.exception("unexpected error in the app")
             st.error(

@@ -58,3 +58,21 @@ def sync_query(params: Mapping[str, Any]) -> None:
     st.session_state["_qp_written"] = want
     if want != have:
         st.query_params.from_dict(want)
+
+
+def follow_defaults(group: str, defaults: Mapping[str, Any]) -> None:
+    """Let `bound` widgets still at their computed default follow it when it changes.
+
+    `defaults`: widget key -> today's default (computed from the data, e.g. the poster grid
+    from the number of frames). A widget whose kept value is the default given last time
+    (the user has not changed it) takes the new one; a user's or a link's value stays.
+    Call it before the widgets are made.
+    """
+    ss = st.session_state
+    memo = "_defaults_" + group
+    before = ss.get(memo, {})
+    for key, value in defaults.items():
+        keep = "_keep_" + key
+        if key in before and keep in ss and ss[keep] == before[key]:
+            ss[keep] = value
+    ss[memo] = dict(defaults)
