@@ -246,7 +246,7 @@ def test_upload_seams_share_link_summary_and_map(server, browser, tmp_path):
     _wait_idle(page)
     assert page.get_by_text("frames of 3 videos").count() == 1
     assert page.get_by_text("Preview (from thumbnails)").count() == 1
-    assert page.get_by_text("are empty").count() == 0  # the default poster is full
+    assert page.get_by_text("empty: the window holds fewer frames").count() == 0  # full poster
     shots(page, "latent_map", height=1300)
     page.close()
 
