@@ -7,6 +7,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from summarizer.export import plural as _export_plural
+
 
 def fmt_duration(seconds: float | None) -> str:
     """'1:05:03', '4:07', '0:21' (or '?' when unknown)."""
@@ -39,10 +41,8 @@ def video_label(row: Mapping[str, Any]) -> str:
     return f"{row.get('name') or row['sha256'][:12]}  ({fmt_duration(row.get('duration_s'))})"
 
 
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """'1 segment', '2 segments', '1,204 frames' ('many' for irregular plurals)."""
-    n = int(n)
-    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+# plural(n, word, many=None): '1 segment', '2 segments', '1,204 frames' (shared with the CLI)
+plural = _export_plural
 
 
 _ONE_PLURAL = re.compile(r"\b1 (pick|frame|segment|seam|keyframe|video|cluster|cell|epoch)s\b")
