@@ -219,7 +219,7 @@ with ui.friendly_errors():
             + ", ".join(f"{k} ({labels.plural(v, 'frame')})" for k, v in removed.items())
         )
     for note in summary.notes:
-        st.caption(labels.fix_plurals(note))
+        st.caption(note)
 
     cols_n = 4
     images = caches.frames_at(ev, fs.picks)

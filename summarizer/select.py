@@ -24,6 +24,7 @@ import numpy as np
 
 from summarizer import quality
 from summarizer.errors import InputError, SettingsError
+from summarizer.export import plural
 from summarizer.settings import check
 
 K_MODES = ("auto", "budget")
@@ -416,7 +417,7 @@ def _select(
     if isinstance(settings.k, int):
         mode, k = "fixed", settings.k
         if k > m:
-            notes.append(f"k={k} is more than the {m} frames to cluster: used k={m}")
+            notes.append(f"k={k} is more than the {plural(m, 'frame')} to cluster: used k={m}")
             k = m
     elif settings.k == "budget":
         mode = "budget"
@@ -425,7 +426,9 @@ def _select(
         )
         k = max(1, math.ceil(span / 60.0 * settings.per_minute))
         if k > m:
-            notes.append(f"budget of {k} picks is more than the {m} frames: used k={m}")
+            notes.append(
+                f"a budget of {plural(k, 'pick')} is more than the {plural(m, 'frame')}: used k={m}"
+            )
             k = m
     else:
         mode = "auto"

@@ -175,10 +175,6 @@ def test_plural_labels():
     assert labels.plural(0, "segment") == "0 segments"
     assert labels.plural(1204, "frame") == "1,204 frames"
     assert labels.plural(2, "index", "indices") == "2 indices"
-    note = "budget of 1 picks is more than the 1 frames: used k=1; 11 frames"
-    assert (
-        labels.fix_plurals(note) == "budget of 1 pick is more than the 1 frame: used k=1; 11 frames"
-    )
 
 
 def test_clip_messages_are_written_for_the_app():

@@ -210,3 +210,10 @@ def test_bad_inputs():
         select_keyframes(np.ones((3, 8)), [0.0, 1.0])
     with pytest.raises(InputError, match="NaN"):
         select_keyframes(np.full((3, 4), np.nan), [0.0, 1.0, 2.0])
+
+
+def test_notes_use_singular_for_one():
+    from summarizer.select import SummarySettings, select_keyframes
+
+    s = select_keyframes(np.eye(4, dtype=np.float32)[:1], np.zeros(1), SummarySettings(k=3))
+    assert any("the 1 frame to cluster" in n for n in s.notes), s.notes

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -99,11 +100,16 @@ def _frames_at(
 
 @_cache_data(max_entries=64)
 def cached_segments(sha256: str, model_id: str, settings: Any, _ev: Any) -> Any:
-    """`segment_video` of one embedded video with `settings`, kept per server: going back to
-    settings tried before (or opening a shared link) costs nothing."""
+    """`segment_video` of one embedded video with `settings`, with frame-accurate seams when
+    its file is at hand (`summarizer.refine`), kept per server: going back to settings tried
+    before (or opening a shared link) costs nothing."""
+    from summarizer.refine import refine_segmentation
     from summarizer.segments import segment_video
 
-    return segment_video(_ev, settings)
+    seg = segment_video(_ev, settings)
+    if _ev.ref.kind == "video" and Path(_ev.ref.path).is_file():
+        seg = refine_segmentation(_ev.ref.path, _ev, seg)
+    return seg
 
 
 @_cache_data(max_entries=32)

@@ -45,14 +45,6 @@ def video_label(row: Mapping[str, Any]) -> str:
 plural = _export_plural
 
 
-_ONE_PLURAL = re.compile(r"\b1 (pick|frame|segment|seam|keyframe|video|cluster|cell|epoch)s\b")
-
-
-def fix_plurals(text: str) -> str:
-    """'the 1 frames to cluster' -> 'the 1 frame to cluster' (for notes made elsewhere)."""
-    return _ONE_PLURAL.sub(r"1 \1", text)
-
-
 _CLI_ADVICE = (
     (re.compile(r",? or pass --pretrained \S+"), ""),
     (re.compile(r",? or use --embedder pixels"), ""),
