@@ -668,11 +668,17 @@ class Store:
     ) -> Result:
         """Write a whole result atomically (under its lock) and return it as loaded."""
         with self.lock(key):
-            with self.writer(key) as w:
-                for name, arr in arrays.items():
-                    w.add(name, arr)
-                w.commit(meta)
-            res = self.load(key)
+            return self._write_and_load(key, arrays, meta)
+
+    def _write_and_load(
+        self, key: ResultKey, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any] | None
+    ) -> Result:
+        """Write a whole result (the caller holds its lock) and read it back."""
+        with self.writer(key) as w:
+            for name, arr in arrays.items():
+                w.add(name, arr)
+            w.commit(meta)
+        res = self.load(key)
         if res is None:
             raise StoreError(f"store entry {key} could not be read back after writing")
         return res
@@ -705,14 +711,7 @@ class Store:
             with self.lock(key):
                 res = self.load(key)  # someone else may have finished while we waited
                 if res is None:
-                    arrays, meta = compute()
-                    with self.writer(key) as w:
-                        for name, arr in arrays.items():
-                            w.add(name, arr)
-                        w.commit(meta)
-                    res = self.load(key)
-                    if res is None:
-                        raise StoreError(f"store entry {key} could not be read back after writing")
+                    res = self._write_and_load(key, *compute())
                     self.record_run(key, time.perf_counter() - t0, False, settings)
                     return res, False
         self.record_run(key, time.perf_counter() - t0, True, settings)
