@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -40,19 +41,22 @@ def _atomic_write(path: Path, data: bytes) -> Path:
     return path
 
 
-def _json_default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
+    """`json.dumps(default=...)` for results: numpy scalars and arrays, paths, dataclasses."""
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     if isinstance(obj, Path):
         return str(obj)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
     raise TypeError(f"cannot write {type(obj).__name__} as JSON")
 
 
 def to_json(obj: Any) -> str:
     """JSON text of results holding numpy scalars / arrays and paths."""
-    return json.dumps(obj, indent=2, default=_json_default)
+    return json.dumps(obj, indent=2, default=json_default)
 
 
 def write_json(path: str | Path, obj: Any) -> Path:

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from summarizer.errors import StoreError
+from summarizer.export import json_default
 
 log = logging.getLogger(__name__)
 
@@ -148,20 +149,8 @@ class Result:
         return name in self.arrays
 
 
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    if is_dataclass(obj) and not isinstance(obj, type):
-        return asdict(obj)
-    raise TypeError(f"cannot store {type(obj).__name__} as JSON")
-
-
 def to_json(obj: Any, indent: int | None = 1) -> str:
-    return json.dumps(obj, indent=indent, sort_keys=True, default=_json_default)
+    return json.dumps(obj, indent=indent, sort_keys=True, default=json_default)
 
 
 def _check_name(name: str) -> None:
