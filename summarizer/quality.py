@@ -15,7 +15,7 @@ CHUNK = 256  # frames per pass: bounded memory for memory-mapped thumbnails of l
 
 
 def _batch(images: np.ndarray) -> np.ndarray:
-    images = np.asarray(images) if not isinstance(images, np.ndarray) else images
+    images = np.asarray(images)
     if images.ndim == 3:
         images = images[None]
     if images.ndim != 4 or images.shape[-1] != 3:
@@ -61,6 +61,11 @@ def _laplacian_var(y: np.ndarray) -> np.ndarray:
     return lap.reshape(len(y), -1).var(axis=1)
 
 
+def _mean_std(y: np.ndarray) -> np.ndarray:
+    flat = y.reshape(len(y), -1)
+    return np.stack([flat.mean(axis=1), flat.std(axis=1)], 1)
+
+
 def sharpness(images: np.ndarray) -> np.ndarray:
     """Variance of the 4-neighbour Laplacian of luma: low for blurred or flat frames."""
     return _per_chunk(images, _laplacian_var)
@@ -88,13 +93,7 @@ def informative_mask(
 ) -> np.ndarray:
     """True for frames worth showing: not near-uniform, not too dark or bright, not blurred."""
     images = _batch(images)
-    stats = _per_chunk(
-        images,
-        lambda y: np.stack(
-            [y.reshape(len(y), -1).mean(axis=1), y.reshape(len(y), -1).std(axis=1)], 1
-        ),
-        subsample=True,
-    ).reshape(-1, 2)
+    stats = _per_chunk(images, _mean_std, subsample=True).reshape(-1, 2)
     mean, std = stats[:, 0], stats[:, 1]
     ok = (std >= min_std) & (mean > dark) & (mean < bright)
     if min_sharpness > 0:
