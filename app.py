@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from summarizer.dashboard import caches, catalog, labels, processing, ui, uploads, urlstate
+from summarizer.app import caches, catalog, labels, processing, ui, uploads, urlstate
 
 
 def show_outcome(outcome: dict, embedder: str) -> None:

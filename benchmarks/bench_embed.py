@@ -9,8 +9,8 @@ On one synthetic video (summarizer.synth, 640x360, 25 fps; 40 s by default) samp
 (b) ours: `summarizer.embed` (batched torch preprocessing, bf16 image tower on CPUs with
     AMX / AVX512-BF16, inference_mode) on the same frames;
 (c) decode alone (ffmpeg to null at the same size and rate), our decoder alone
-    (`summarizer.video.iter_frames`), embed alone (= b), and the whole pipeline
-    (`summarizer.pipeline.open_video` + `embed_video` into a fresh store: decode and
+    (`summarizer.decode.video.iter_frames`), embed alone (= b), and the whole pipeline
+    (`summarizer.flow.open_video` + `embed_video` into a fresh store: decode and
     embed overlap), plus reopening the processed video's embeddings from the store.
 
 Targets (issue #2): ours >= 4x naive frames/s; pipeline wall <= 1.3 x max(decode alone,
@@ -35,8 +35,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from summarizer import embed, synth, video  # noqa: E402
-from summarizer.settings import EmbedSettings, SampleSettings  # noqa: E402
+from summarizer import embed, synth  # noqa: E402
+from summarizer.config import EmbedSettings, SampleSettings  # noqa: E402
+from summarizer.decode import video  # noqa: E402
 
 SIZE = (640, 360)
 FPS = 25.0
@@ -179,7 +180,7 @@ def main(argv=None) -> int:
     pipeline_s = reopen_s = load_only_s = None
     pipeline_note = ""
     try:
-        from summarizer import pipeline
+        from summarizer import flow as pipeline
         from summarizer.store import Store
 
         runs_p = []

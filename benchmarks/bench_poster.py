@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from summarizer import synth  # noqa: E402
-from summarizer.poster import PosterFrames, PosterSettings, assign_cells, render_poster  # noqa: E402
+from summarizer.poster.render import PosterFrames, PosterSettings, assign_cells, render_poster  # noqa: E402
 
 
 def thumbnails(folder: Path, videos: int, frames: int, seed: int = 0) -> list[np.ndarray]:

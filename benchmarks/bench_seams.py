@@ -8,12 +8,12 @@ Builds (with `summarizer.synth`) a suite of videos:
 
 Every video goes through the real pipeline (decode at 2 fps, embed, store) with the pixels
 embedder and with ViT-B-32 with random weights (a local checkpoint), then through
-`summarizer.seams.detect_seams` with a fixed threshold, the dynamic threshold, the dynamic
+`summarizer.scenes.seams.detect_seams` with a fixed threshold, the dynamic threshold, the dynamic
 threshold + the KNN surveyor (the default), the robust threshold, and the default with
 ``persist=1`` (the plain successor distance, an ablation). It prints F1 (tolerance 0.5 s) per
 case for the cut videos and the number of seams for the one-shot videos, then the time to
 find seams in 10 000 embeddings. With the pixels embedder and the default settings it also
-measures seam *time* error before and after frame-accurate refinement (`summarizer.refine`):
+measures seam *time* error before and after frame-accurate refinement (`summarizer.scenes.refine`):
 the mean absolute difference between each matched seam and the first source frame of the
 new shot (for a dissolve: the first frame at or after its middle). The last line is one
 JSON object.
@@ -39,9 +39,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from summarizer.evaluate import score_seams  # noqa: E402
-from summarizer.seams import SeamSettings, detect_seams  # noqa: E402
-from summarizer.settings import EmbedSettings, SampleSettings  # noqa: E402
+from summarizer.config import EmbedSettings, SampleSettings  # noqa: E402
+from summarizer.scenes.evaluate import score_seams  # noqa: E402
+from summarizer.scenes.seams import SeamSettings, detect_seams  # noqa: E402
 from summarizer.synth import Shot, make_video  # noqa: E402
 
 CUT_CASES = ("hard_cuts", "dissolves")
@@ -102,7 +102,7 @@ def build_suite(folder: Path, seed: int) -> list[Case]:
 
 
 def embed_suite(cases: list[Case], embed: EmbedSettings, store) -> dict[Path, object]:
-    from summarizer.pipeline import embed_video, open_video
+    from summarizer.flow import embed_video, open_video
 
     sample = SampleSettings()
     return {
@@ -139,9 +139,9 @@ def first_new_frame(cut: float) -> float:
 def refine_errors(cases: list[Case], embedded: dict[Path, object]) -> dict[str, dict[str, float]]:
     """Per cut case: mean |seam time - first frame of the new shot| (s) before and after
     refinement, the share within one source frame, and the time refinement took."""
-    from summarizer.evaluate import match_times
-    from summarizer.refine import refine_segmentation
-    from summarizer.segments import segment_video
+    from summarizer.scenes.evaluate import match_times
+    from summarizer.scenes.refine import refine_segmentation
+    from summarizer.scenes.segments import segment_video
 
     out: dict[str, dict[str, float]] = {}
     acc: dict[str, dict[str, list[float]]] = {}

@@ -7,7 +7,7 @@
    + sklearn's silhouette_score with sample_size=2 000 per k), both on one thread. Reports seconds, the k found and how many true clusters got a
    pick.
 2. Hash dedup of 10 000 thumbnails (228 x 128, the store's size): shots of 50 frames, each
-   frame a slightly shifted, noisy view of its scene. Ours (`summarizer.dedup`, hash buffer)
+   frame a slightly shifted, noisy view of its scene. Ours (`summarizer.summary.dedup`, hash buffer)
    against the sampling tools' way (imagehash.phash on the full thumbnail, a ring of hash
    strings matched exactly). Reports seconds and frames kept (the right answer is one per
    shot, 200).
@@ -32,8 +32,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from summarizer.dedup import DedupSettings, make_buffer  # noqa: E402
-from summarizer.select import SummarySettings, _candidate_ks, select_keyframes  # noqa: E402
+from summarizer.summary.dedup import DedupSettings, make_buffer  # noqa: E402
+from summarizer.summary.kmeans import SummarySettings, _candidate_ks, select_keyframes  # noqa: E402
 from summarizer.synth import scene_canvas  # noqa: E402
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from summarizer.dashboard import (
+from summarizer.app import (
     caches,
     charts,
     downloads,
@@ -19,8 +19,8 @@ from summarizer.dashboard import (
     urlparams,
     urlstate,
 )
-from summarizer.export import time_label, video_stem
-from summarizer.seams import MODES, SeamSettings
+from summarizer.outputs.files import time_label, video_stem
+from summarizer.scenes.seams import MODES, SeamSettings
 
 ui.page_setup("Seams", ":material/timeline:")
 store = caches.get_store()

@@ -10,11 +10,11 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from summarizer.dashboard import caches, downloads, labels, processing, ui, urlparams, urlstate
-from summarizer.dedup import BUFFERS, DedupSettings
-from summarizer.export import time_label, video_stem
-from summarizer.gates import GATES, GateSettings
-from summarizer.select import SummarySettings
+from summarizer.app import caches, downloads, labels, processing, ui, urlparams, urlstate
+from summarizer.outputs.files import time_label, video_stem
+from summarizer.summary.dedup import BUFFERS, DedupSettings
+from summarizer.summary.gates import GATES, GateSettings
+from summarizer.summary.kmeans import SummarySettings
 
 ui.page_setup("Summary", ":material/grid_view:")
 store = caches.get_store()

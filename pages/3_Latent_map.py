@@ -12,7 +12,7 @@ import dataclasses
 import pandas as pd
 import streamlit as st
 
-from summarizer.dashboard import (
+from summarizer.app import (
     caches,
     catalog,
     charts,
@@ -25,10 +25,10 @@ from summarizer.dashboard import (
     urlparams,
     urlstate,
 )
-from summarizer.export import time_label
-from summarizer.latent import LatentSettings, map_videos
-from summarizer.paths import most_dissimilar, similar_clips
-from summarizer.poster import PosterSettings
+from summarizer.atlas.latent import LatentSettings, map_videos
+from summarizer.atlas.trajectories import most_dissimilar, similar_clips
+from summarizer.outputs.files import time_label
+from summarizer.poster.render import PosterSettings
 
 ui.page_setup("Latent map", ":material/scatter_plot:")
 store = caches.get_store()

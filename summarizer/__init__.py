@@ -1,8 +1,9 @@
 """keyframe-atlas: videos to keyframes, scene summaries and a printable map of their content.
 
-``from summarizer import summarize, Settings`` is the library's front door; the stages live
-in one module each (`video`, `embed`, `seams`, `segments`, `select`, `dedup`, `gates`,
-`latent`, `poster`, `store`, `pipeline`). Heavy modules (torch, keras) load on first use.
+``from summarizer import summarize, map_collection, Settings`` is the library's front door.
+The stages are packages that follow the data flow (`decode` -> `embed` -> `scenes` ->
+`summary` -> `atlas` -> `poster`, with `outputs` and `store` beside them); `flow` runs them
+with the store in front. Nothing heavy (torch, keras, scikit-learn) loads until it is used.
 """
 
 from __future__ import annotations
@@ -20,16 +21,25 @@ __all__ = [
     "SettingsError",
     "StoreError",
     "VideoSummary",
+    "map_collection",
     "summarize",
 ]
 
 if TYPE_CHECKING:
-    from summarizer.api import Settings, VideoSummary, summarize
+    from summarizer.config import Settings
+    from summarizer.flow import VideoSummary, map_collection, summarize
+
+_LAZY = {
+    "Settings": "summarizer.config",
+    "VideoSummary": "summarizer.flow",
+    "summarize": "summarizer.flow",
+    "map_collection": "summarizer.flow",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("Settings", "VideoSummary", "summarize"):
-        from summarizer import api
+    if name in _LAZY:
+        import importlib
 
-        return getattr(api, name)
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'summarizer' has no attribute {name!r}")

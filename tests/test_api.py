@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from summarizer import Settings, SettingsError, summarize
-from summarizer.evaluate import score_seams
+from summarizer.scenes.evaluate import score_seams
 from summarizer.store import Store
 from summarizer.synth import Shot, make_video
 

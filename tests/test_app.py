@@ -16,7 +16,7 @@ from PIL import Image
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from summarizer.dashboard import (  # noqa: E402
+from summarizer.app import (  # noqa: E402
     caches,
     downloads,
     frames,
@@ -276,8 +276,8 @@ def test_seams_page_with_empty_library_points_home(empty_store):
 
 
 def test_seams_downloads_have_the_cli_layout(env):
-    from summarizer.pipeline import load_embedded
-    from summarizer.segments import segment_video
+    from summarizer.flow import load_embedded
+    from summarizer.scenes.segments import segment_video
 
     store = Store(env)
     ev = load_embedded(store, _sha(env), processing.sample_settings(), _pixels())
@@ -307,7 +307,7 @@ def test_seams_downloads_have_the_cli_layout(env):
 
 
 def _pixels():
-    from summarizer.settings import EmbedSettings
+    from summarizer.config import EmbedSettings
 
     return EmbedSettings(embedder="pixels")
 
@@ -351,8 +351,8 @@ def test_summary_clip_gate_is_not_offered_without_clip(env):
 
 
 def test_summary_download_zip(env):
-    from summarizer.pipeline import load_embedded
-    from summarizer.select import SummarySettings
+    from summarizer.flow import load_embedded
+    from summarizer.summary.kmeans import SummarySettings
 
     ev = load_embedded(Store(env), _sha(env), processing.sample_settings(), _pixels())
     fs = summaries.summarize_filtered(ev, SummarySettings(k=4))
@@ -419,8 +419,8 @@ def test_latent_map_trains_then_link_shows_it_at_once(env):
 
 
 def _map_coords(root: Path) -> np.ndarray:
-    from summarizer.latent import LatentSettings, map_videos
-    from summarizer.pipeline import load_embedded
+    from summarizer.atlas.latent import LatentSettings, map_videos
+    from summarizer.flow import load_embedded
 
     store = Store(root)
     ev = load_embedded(store, _sha(root), processing.sample_settings(), _pixels())
@@ -484,9 +484,9 @@ def test_poster_defaults_fit_any_print():
 
 
 def test_latent_map_poster_bytes(env):
-    from summarizer.latent import LatentSettings, map_videos
-    from summarizer.pipeline import load_embedded
-    from summarizer.poster import PosterSettings
+    from summarizer.atlas.latent import LatentSettings, map_videos
+    from summarizer.flow import load_embedded
+    from summarizer.poster.render import PosterSettings
 
     store = Store(env)
     ev = load_embedded(store, _sha(env), processing.sample_settings(), _pixels())

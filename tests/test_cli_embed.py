@@ -13,7 +13,7 @@ import imageio_ffmpeg
 import pytest
 
 from summarizer import synth
-from summarizer.cli import main
+from summarizer.cli.main import main
 from summarizer.store import Store, hash_file
 
 LINE = re.compile(

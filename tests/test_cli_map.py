@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from summarizer import synth
-from summarizer.cli import main
+from summarizer.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMON = ("--embedder", "pixels", "--fps", "8", "--epochs", "4", "-q")
@@ -71,9 +71,9 @@ def test_map_writes_coordinates_picture_and_model(videos, tmp_path, capsys):
     assert main(args) == 0
     assert "cache hit" in capsys.readouterr().out
     # the exported model maps the frames where the CSV says
-    from summarizer.latent import LatentModel
-    from summarizer.pipeline import embed_video, open_video
-    from summarizer.settings import EmbedSettings, SampleSettings
+    from summarizer.atlas.latent import LatentModel
+    from summarizer.config import EmbedSettings, SampleSettings
+    from summarizer.flow import embed_video, open_video
     from summarizer.store import Store
 
     st = Store(store)

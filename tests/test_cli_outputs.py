@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from summarizer.cli import main
+from summarizer.cli.main import main
+from summarizer.decode.video import probe
 from summarizer.synth import Shot, make_video
-from summarizer.video import probe
 
 
 @pytest.fixture(scope="module")

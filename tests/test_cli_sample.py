@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from summarizer.cli import main
+from summarizer.cli.main import main
 from summarizer.synth import Shot, make_video, scene_canvas
 
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from summarizer.cli import main
-from summarizer.clips import ffmpeg_exe
+from summarizer.cli.main import main
+from summarizer.outputs.clips import ffmpeg_exe
 from summarizer.synth import Shot, make_video
 
 SHOTS = [

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from summarizer.cli import main
+from summarizer.cli.main import main
 from summarizer.synth import Shot, render_shots, write_video
 
 SIZE = (160, 120)

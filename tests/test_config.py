@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from summarizer import Settings
-from summarizer.cli import main
+from summarizer.cli.main import main
 from summarizer.synth import Shot, make_video
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "atlas.example.yaml"

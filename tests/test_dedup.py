@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from summarizer.dedup import (
+from summarizer.errors import SettingsError
+from summarizer.summary.dedup import (
     BUFFERS,
     DedupSettings,
     dedup,
@@ -14,7 +15,6 @@ from summarizer.dedup import (
     hamming,
     make_buffer,
 )
-from summarizer.errors import SettingsError
 from summarizer.synth import scene_canvas
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from summarizer import embed, synth
+from summarizer.config import EmbedSettings
 from summarizer.errors import ModelError, SettingsError
-from summarizer.settings import EmbedSettings
 
 torch = pytest.importorskip("torch")
 open_clip = pytest.importorskip("open_clip")
@@ -258,8 +258,8 @@ def test_pixels_brightness_change_is_small_scene_change_is_large(frames):
 
 def test_pixels_separates_hard_cuts_from_motion(tmp_path):
     """Successor distances at hard cuts stand clear above pans, zooms, flicker and motion."""
-    from summarizer import video
-    from summarizer.settings import SampleSettings
+    from summarizer.config import SampleSettings
+    from summarizer.decode import video
 
     kinds = ["static", "pan", "zoom", "flicker", "motion", "pan", "flicker", "zoom"]
     shots = [synth.Shot(k, 2.0, seed=10 + i) for i, k in enumerate(kinds)]

@@ -7,7 +7,7 @@ import pytest
 from scipy.optimize import linear_sum_assignment
 
 from summarizer.errors import InputError, SettingsError
-from summarizer.evaluate import match_times, score_seams
+from summarizer.scenes.evaluate import match_times, score_seams
 
 
 def test_perfect_and_empty_cases():

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
+from summarizer.config import from_dict
 from summarizer.errors import SettingsError
-from summarizer.gates import (
+from summarizer.summary.gates import (
     BlurGate,
     ClipGate,
     GateSettings,
@@ -15,7 +16,6 @@ from summarizer.gates import (
     high_frequency_share,
     make_gate,
 )
-from summarizer.settings import from_dict
 from summarizer.synth import scene_canvas
 
 
@@ -166,8 +166,8 @@ def test_clip_gate_on_precomputed_embeddings_and_batches():
 @pytest.mark.slow
 def test_clip_gate_plumbing_with_a_tiny_random_open_clip_model(tmp_path):
     pytest.importorskip("open_clip")
+    from summarizer.config import EmbedSettings
     from summarizer.embed import TINY_MODEL, get_embedder, save_random_checkpoint
-    from summarizer.settings import EmbedSettings
 
     ckpt = save_random_checkpoint(TINY_MODEL, tmp_path / "tiny.pt")
     emb = get_embedder(

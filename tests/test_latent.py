@@ -12,8 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from summarizer.errors import InputError, SettingsError
-from summarizer.latent import (
+from summarizer.atlas.latent import (
     LatentModel,
     LatentSettings,
     auto_batch,
@@ -26,7 +25,8 @@ from summarizer.latent import (
     map_videos,
     triplet_indices,
 )
-from summarizer.types import EmbeddedVideo, Probe, VideoRef
+from summarizer.data import EmbeddedVideo, Probe, VideoRef
+from summarizer.errors import InputError, SettingsError
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = dict(epochs=8, patience=3, batch_size=64, min_frames=32)
@@ -256,7 +256,7 @@ TF_SCRIPT = textwrap.dedent(
     sys.path.insert(0, {root!r})
     sys.path.insert(0, {tests!r})
     from test_latent import FAST, clustered_videos, knn_purity
-    from summarizer.latent import LatentSettings, fit_latent, backend_name
+    from summarizer.atlas.latent import LatentSettings, fit_latent, backend_name
     vids, labels = clustered_videos()
     a = fit_latent(vids, LatentSettings(**FAST))
     b = fit_latent(vids, LatentSettings(**FAST))

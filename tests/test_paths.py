@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from summarizer.errors import InputError, SettingsError
-from summarizer.paths import (
+from summarizer.atlas.trajectories import (
     VideoPath,
     chamfer_distance,
     distance_matrix,
@@ -18,6 +17,7 @@ from summarizer.paths import (
     similar_clips,
     video_paths,
 )
+from summarizer.errors import InputError, SettingsError
 
 
 def line(a, b, n=40):

@@ -11,13 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from summarizer import pipeline, synth
-from summarizer import video as video_mod
+from summarizer import flow as pipeline
+from summarizer import synth
+from summarizer.config import EmbedSettings, SampleSettings
+from summarizer.data import FrameBatch
+from summarizer.decode import video as video_mod
 from summarizer.errors import InputError
-from summarizer.pipeline import Prefetch, Thumbnailer, embed_video, load_embedded, open_video
-from summarizer.settings import EmbedSettings, SampleSettings
+from summarizer.flow import Prefetch, Thumbnailer, embed_video, load_embedded, open_video
 from summarizer.store import Store
-from summarizer.types import FrameBatch
 
 PIXELS = EmbedSettings(embedder="pixels")
 SAMPLE = SampleSettings(fps=4.0)

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from summarizer import poster as poster_mod
 from summarizer.errors import SettingsError
-from summarizer.poster import (
+from summarizer.poster import render as poster_mod
+from summarizer.poster.render import (
     PosterFrames,
     PosterSettings,
     assign_cells,
@@ -170,7 +170,7 @@ def test_pdf_has_the_print_size(tmp_path):
 
 def test_tiles_from_the_video_in_small_groups(tmp_path, monkeypatch):
     from summarizer import synth
-    from summarizer import video as video_mod
+    from summarizer.decode import video as video_mod
 
     path = tmp_path / "clip.mp4"
     synth.make_video(path, [synth.Shot("pan", 4.0, seed=7)], size=(320, 180), fps=10)
@@ -236,4 +236,4 @@ def test_unreadable_source_falls_back_to_thumbnails(tmp_path):
 def test_decode_size():
     assert poster_mod._decode_short_side(1920, 1080, (192, 108), "cover") == 110
     assert poster_mod._decode_short_side(1920, 1080, (1920, 1080), "cover") is None
-    assert Path(poster_mod.__file__).name == "poster.py"
+    assert Path(poster_mod.__file__).name == "render.py"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from summarizer import quality
+from summarizer.summary import quality
 
 
 def _textured(seed: int, size: int = 96) -> np.ndarray:

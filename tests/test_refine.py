@@ -1,4 +1,4 @@
-"""Frame-accurate seams (`summarizer.refine`) and single-frame segmentation."""
+"""Frame-accurate seams (`summarizer.scenes.refine`) and single-frame segmentation."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from summarizer.cli import main
+from summarizer.cli.main import main
+from summarizer.config import EmbedSettings, SampleSettings
+from summarizer.decode.video import read_frames
 from summarizer.errors import InputError
-from summarizer.pipeline import embed_video, open_video
-from summarizer.refine import cut_in_run, locate_cut, refine_segmentation
-from summarizer.segments import segment_frames, segment_video
-from summarizer.settings import EmbedSettings, SampleSettings
+from summarizer.flow import embed_video, open_video
+from summarizer.scenes.refine import cut_in_run, locate_cut, refine_segmentation
+from summarizer.scenes.segments import segment_frames, segment_video
 from summarizer.store import Store
 from summarizer.synth import Shot, make_video, render_shots
-from summarizer.video import read_frames
 
 FPS = 25.0
 FRAME = 1.0 / FPS

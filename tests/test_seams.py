@@ -7,9 +7,10 @@ import time
 import numpy as np
 import pytest
 
+from summarizer.config import from_dict
 from summarizer.errors import AtlasError, InputError, SettingsError
-from summarizer.evaluate import score_seams
-from summarizer.seams import (
+from summarizer.scenes.evaluate import score_seams
+from summarizer.scenes.seams import (
     SeamSettings,
     detect_seams,
     pick_seams,
@@ -18,8 +19,7 @@ from summarizer.seams import (
     successor_distances,
     threshold_curve,
 )
-from summarizer.settings import from_dict
-from summarizer.surveyor import survey_thresholds, window_factor
+from summarizer.scenes.surveyor import survey_thresholds, window_factor
 
 
 def shots(cuts, duration, fps=2.0, dim=64, noise=0.05, drift=0.0, seed=0):
@@ -220,7 +220,7 @@ def _timed(fn, *args):
 
 
 def test_vectorised_surveyor_matches_the_sklearn_rule():
-    from summarizer.surveyor import _windows, window_factors
+    from summarizer.scenes.surveyor import _windows, window_factors
 
     rng = np.random.default_rng(11)
     d = rng.gamma(2.0, 0.1, 2000)

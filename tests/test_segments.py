@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from summarizer.seams import SeamSettings, detect_seams
-from summarizer.segments import (
+from summarizer.data import EmbeddedVideo, Probe, VideoRef
+from summarizer.scenes.seams import SeamSettings, detect_seams
+from summarizer.scenes.segments import (
     Segmentation,
     cut_frames,
     keyframe_count,
@@ -16,7 +17,6 @@ from summarizer.segments import (
     segment_video,
     split_long,
 )
-from summarizer.types import EmbeddedVideo, Probe, VideoRef
 
 
 def unit(x):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from summarizer.errors import InputError, SettingsError
-from summarizer.select import (
+from summarizer.summary.kmeans import (
     SummarySettings,
     pairwise_distances,
     parse_k,
@@ -213,7 +213,7 @@ def test_bad_inputs():
 
 
 def test_notes_use_singular_for_one():
-    from summarizer.select import SummarySettings, select_keyframes
+    from summarizer.summary.kmeans import SummarySettings, select_keyframes
 
     s = select_keyframes(np.eye(4, dtype=np.float32)[:1], np.zeros(1), SummarySettings(k=3))
     assert any("the 1 frame to cluster" in n for n in s.notes), s.notes

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from summarizer.data import Probe, VideoRef
 from summarizer.errors import StoreError
 from summarizer.store import (
     Store,
@@ -21,7 +22,6 @@ from summarizer.store import (
     hash_file,
     hash_path,
 )
-from summarizer.types import Probe, VideoRef
 
 SHA = "ab" * 32
 

@@ -1,4 +1,4 @@
-"""summarizer.video: timestamps, sampling, resizing, batches, image folders, bad inputs."""
+"""summarizer.decode.video: timestamps, sampling, resizing, batches, image folders, bad inputs."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from summarizer import synth, video
+from summarizer import synth
+from summarizer.config import SampleSettings
+from summarizer.decode import video
 from summarizer.errors import InputError, SettingsError
-from summarizer.settings import SampleSettings
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 

@@ -1,0 +1,152 @@
+"""Per-server Streamlit caches (store, embedder, results), so re-runs and links cost nothing."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from summarizer.app.catalog import library_thumbnail
+from summarizer.app.frames import decode_frames, frame_images, image_data_url
+from summarizer.app.labels import for_app
+from summarizer.app.summaries import FilteredSummary, summarize_filtered
+
+log = logging.getLogger("summarizer.app")
+
+
+def _cache_resource(**kw: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return st.cache_resource(show_spinner=False, **kw)
+
+
+def _cache_data(**kw: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return st.cache_data(show_spinner=False, **kw)
+
+
+@_cache_resource()
+def _store_for(root: str) -> Any:
+    from summarizer.store import Store
+
+    return Store(root)
+
+
+def get_store() -> Any:
+    """The store under ``$ATLAS_HOME`` (or the per-user default), one object per root."""
+    from summarizer.store import default_root
+
+    return _store_for(str(default_root()))
+
+
+@_cache_resource()
+def cached_embedder(settings: Any) -> Any:
+    """The embedder for `settings`, loaded once per server process."""
+    from summarizer.embed import get_embedder
+
+    return get_embedder(settings)
+
+
+@_cache_resource()
+def clip_problem() -> str | None:
+    """None when the default CLIP embedder loads here, else the one-line reason it does not."""
+    from summarizer.config import EmbedSettings
+    from summarizer.errors import AtlasError
+
+    try:
+        cached_embedder(EmbedSettings())
+    except AtlasError as exc:
+        return for_app(str(exc))
+    except Exception as exc:  # e.g. a broken install: say so, the pixels embedder still works
+        log.exception("CLIP embedder failed to load")
+        return f"CLIP could not be loaded ({type(exc).__name__}: {exc})"
+    return None
+
+
+@_cache_resource(max_entries=16)
+def _load_embedded(root: str, sha256: str, sample: Any, embed: Any) -> Any:
+    from summarizer.flow import load_embedded
+
+    return load_embedded(_store_for(root), sha256, sample, embed)
+
+
+def load_embedded_cached(store: Any, sha256: str, sample: Any, embed: Any) -> Any:
+    """The stored embeddings of a video (None when not computed with these settings).
+
+    Cached per server (arrays are read-only, memory-mapped); a miss is not cached.
+    """
+    ev = _load_embedded(str(store.root), sha256, sample, embed)
+    if ev is None:
+        _load_embedded.clear(str(store.root), sha256, sample, embed)
+    return ev
+
+
+def frames_at(ev: Any, positions: Sequence[int], short_side: int | None = 288) -> list[np.ndarray]:
+    """Frames `positions` (indices into the embedding arrays) decoded again from the kept
+    source at `short_side` (None: full size); the stored thumbnails when the source is gone."""
+    positions = [int(p) for p in positions]
+    if not positions:
+        return []
+    return list(_frames_at(ev.ref.sha256, str(ev.ref.path), tuple(positions), short_side, ev))
+
+
+@_cache_data(max_entries=64)
+def _frames_at(
+    sha256: str, path: str, positions: tuple[int, ...], short_side: int | None, _ev: Any
+) -> np.ndarray:
+    return decode_frames(_ev, positions, short_side)
+
+
+@_cache_data(max_entries=64)
+def cached_segments(sha256: str, model_id: str, settings: Any, _ev: Any) -> Any:
+    """`segment_video` of one embedded video with `settings`, with frame-accurate seams when
+    its file is at hand (`summarizer.scenes.refine`), kept per server: going back to settings tried
+    before (or opening a shared link) costs nothing."""
+    from summarizer.scenes.refine import refine_segmentation
+    from summarizer.scenes.segments import segment_video
+
+    seg = segment_video(_ev, settings)
+    if _ev.ref.kind == "video" and Path(_ev.ref.path).is_file():
+        seg = refine_segmentation(_ev.ref.path, _ev, seg)
+    return seg
+
+
+@_cache_data(max_entries=32)
+def cached_frame_images(
+    sha256: str, model_id: str, n_frames: int, _thumbnails: np.ndarray
+) -> dict[int, str]:
+    """`frame_images` of one embedded video, made once per video (not on every re-run)."""
+    return frame_images(_thumbnails)
+
+
+@_cache_data(max_entries=512)
+def cached_library_thumbnail(root: str, sha256: str, n_results: int) -> str | None:
+    """Data URL of a video's library thumbnail (`n_results` invalidates it when results change)."""
+    img = library_thumbnail(_store_for(root), sha256)
+    return None if img is None else image_data_url(img, width=120)
+
+
+@_cache_data(max_entries=64)
+def cached_summary(
+    sha256: str, model_id: str, settings: Any, dedup_settings: Any, gate_settings: Any, _ev: Any
+) -> FilteredSummary:
+    clip = cached_embedder(_clip_settings()) if gate_settings.gate == "clip" else None
+    return summarize_filtered(_ev, settings, dedup_settings, gate_settings, clip)
+
+
+def _clip_settings() -> Any:
+    from summarizer.config import EmbedSettings
+
+    return EmbedSettings(embedder="clip")
+
+
+def map_embedded(
+    store: Any, hashes: Sequence[str], sample: Any, embed: Any
+) -> tuple[list[Any], list[str]]:
+    """(EmbeddedVideos found in the store, hashes that have no embedding with `embed`)."""
+    found, missing = [], []
+    for h in hashes:
+        ev = load_embedded_cached(store, h, sample, embed)
+        (found if ev is not None else missing).append(ev if ev is not None else h)
+    return found, missing

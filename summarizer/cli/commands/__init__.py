@@ -1,0 +1,1 @@
+"""One module per CLI command; see `summarizer.cli.main`."""

@@ -1,0 +1,146 @@
+"""``keyframe-atlas summary VIDEO... --out DIR``: a KMeans keyframe summary of each video.
+
+For each video it writes ``DIR/<video stem>/``:
+- ``summary.json``: the picks in time order (``time_s``, ``image``, ``cluster_size``,
+  ``score``, source frame), how k was chosen (silhouette per k tried), the frames set aside
+  as uninformative, near-duplicate picks merged, the settings, the video's hash and model;
+- the picked frames as JPEG named by their time, at the video's resolution (the stored
+  thumbnails when the frames cannot be decoded again, or with ``--thumbnails-only``);
+- ``summary.png``: a grid of the picks.
+
+Embeddings come from the store (computed on first use, like ``embed``). Settings come from
+the YAML ``--config`` (sections ``summary:``, ``sample:``, ``embed:``), then the flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from summarizer.cli import options as common
+
+NAME = "summary"
+HELP = "pick a few keyframes that stand for each video (KMeans over frame embeddings)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    common.add_video_command(p)
+    g = p.add_argument_group("summary (YAML section 'summary:')")
+    g.add_argument(
+        "--k",
+        default=None,
+        metavar="N|auto|budget",
+        help="clusters: a number, auto (silhouette, default) or budget (--per-minute)",
+    )
+    g.add_argument(
+        "--per-minute",
+        type=float,
+        default=None,
+        help="picks per minute of video (implies --k budget unless --k is given)",
+    )
+    g.add_argument("--k-max", type=int, default=None, help="most clusters auto may choose")
+    g.add_argument(
+        "--max-similarity",
+        type=float,
+        default=None,
+        help="drop a pick this cosine-similar to an earlier one (default 0.95; 1 = off)",
+    )
+    g.add_argument(
+        "--keep-uninformative",
+        action="store_true",
+        default=None,
+        help="also cluster flat, dark, bright and blurred frames",
+    )
+    p.add_argument(
+        "--thumbnails-only",
+        action="store_true",
+        help="pick images from the stored thumbnails (no second decode)",
+    )
+
+
+def summary_settings(args: argparse.Namespace, config: dict[str, Any]):
+    from summarizer.config import from_dict
+    from summarizer.summary.kmeans import SummarySettings, parse_k
+
+    base = dict(config.get("summary") or {})
+    if args.k is not None:
+        base["k"] = parse_k(args.k)
+    elif args.per_minute is not None:
+        base["k"] = "budget"
+    flags = {
+        "per_minute": args.per_minute,
+        "k_max": args.k_max,
+        "max_similarity": args.max_similarity,
+        "drop_uninformative": False if args.keep_uninformative else None,
+    }
+    base.update({k: v for k, v in flags.items() if v is not None})
+    return from_dict(SummarySettings, base)
+
+
+def write_outputs(out_dir: Path, ev, summary, images, settings, sample, embed) -> dict[str, Any]:
+    """summary.json, the picked JPEGs and summary.png for one video; returns the JSON data."""
+    from summarizer.outputs import files as export
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = []
+    for pick, image in zip(summary.picks, images, strict=True):
+        name = f"{export.time_name(pick.time_s)}.jpg"
+        export.save_jpeg(image, out_dir / name)
+        names.append(name)
+    for old in out_dir.glob("*.jpg"):  # picks of an earlier run with other settings
+        if old.name not in names:
+            old.unlink()
+    labels = [f"{export.time_label(p.time_s)}  x{p.cluster_size}" for p in summary.picks]
+    export.grid_image(images, labels).save(out_dir / "summary.png")
+    data = summary.to_dict()
+    for d, name in zip(data["picks"], names, strict=True):
+        d["image"] = name
+        d["source_frame"] = int(ev.indices[d["index"]])
+    doc = {
+        "video": ev.ref.name,
+        "path": str(ev.ref.path),
+        "sha256": ev.ref.sha256,
+        "duration_s": ev.ref.probe.duration_s,
+        "model_id": ev.model_id,
+        "frames": len(ev.times_s),
+        "settings": {
+            "summary": dataclasses.asdict(settings),
+            "sample": dataclasses.asdict(sample),
+            "embed": dataclasses.asdict(embed),
+        },
+        **data,
+        "grid": "summary.png",
+    }
+    export.write_json(out_dir / "summary.json", doc)
+    return doc
+
+
+def run(args: argparse.Namespace) -> int:
+    from summarizer.cli.commands.seams import keyframe_images
+    from summarizer.outputs.files import plural
+    from summarizer.summary.kmeans import select_keyframes
+
+    config = common.config_of(args)
+    sample = common.sample_settings(args, config)
+    embed = common.embed_settings(args, config)
+    settings = summary_settings(args, config)
+    for ref, ev, stem, _ in common.embedded_inputs(args, config, sample=sample, embed=embed):
+        summary = select_keyframes(
+            ev.embeddings,
+            ev.times_s,
+            settings,
+            images=ev.thumbnails,
+            duration_s=ref.probe.duration_s or None,
+        )
+        images = keyframe_images(ev, summary.indices, sample, args.thumbnails_only)
+        out_dir = args.out / stem
+        write_outputs(out_dir, ev, summary, images, settings, sample, embed)
+        how = f"k={summary.k} {summary.mode}"
+        if summary.merged:
+            how += f", {summary.merged} near-duplicate merged"
+        print(f"{ref.name}: {plural(len(summary.picks), 'pick')} ({how}) -> {out_dir}", flush=True)
+        for note in summary.notes:
+            print(f"note: {ref.name}: {note}", flush=True)
+    return 0

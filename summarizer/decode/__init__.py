@@ -1,0 +1,1 @@
+"""Video in, frames out: decoders, probes and image folders."""

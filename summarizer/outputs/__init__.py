@@ -1,0 +1,1 @@
+"""Results out to files: JSON/CSV, images, clips and editor exports."""

@@ -1,0 +1,1 @@
+"""A latent map in, one printable image out: layout and render."""

@@ -1,0 +1,1 @@
+"""Frames' embeddings in, seams and segments out: detectors, threshold, surveyor, refine."""

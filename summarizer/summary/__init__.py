@@ -1,0 +1,1 @@
+"""Embeddings in, a few frames out: KMeans summary, dedup buffers, gates, sampling."""
