@@ -168,7 +168,7 @@ def test_failed_compute_writes_nothing(tmp_path):
     store = Store(tmp_path)
     key = store.key(SHA, "x", "h")
 
-    def boom():
+    def boom(_w):
         raise RuntimeError("compute failed")
 
     with pytest.raises(RuntimeError):
@@ -186,7 +186,7 @@ def test_get_or_compute_hit_and_miss(tmp_path):
     key = store.key(SHA, "x", "h", "m")
     calls = []
 
-    def compute():
+    def compute(_w):
         calls.append(1)
         return {"a": np.arange(4)}, {"m": 1}
 
@@ -230,7 +230,7 @@ def test_damaged_entry_is_recomputed(tmp_path, damage):
     assert store.load(key) is None  # detected, not a crash
     calls = []
 
-    def compute():
+    def compute(_w):
         calls.append(1)
         return arrays(), {"v": 1}
 
@@ -281,7 +281,7 @@ def test_threads_compute_a_key_once(tmp_path):
     calls = []
     hits = []
 
-    def compute():
+    def compute(_w):
         calls.append(1)
         time.sleep(0.2)
         return {"a": np.arange(1000)}, {}
@@ -304,7 +304,7 @@ def _compute_in_process(root: str, marker_dir: str, queue) -> None:
     store = Store(root)
     key = store.key(SHA, "x", "h")
 
-    def compute():
+    def compute(_w):
         (Path(marker_dir) / f"computed-{mp.current_process().pid}").touch()
         time.sleep(0.5)
         return arrays(), {"pid": mp.current_process().pid}
