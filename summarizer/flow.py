@@ -25,7 +25,7 @@ import numpy as np
 from summarizer.config import EmbedSettings, SampleSettings, settings_hash
 from summarizer.data import EmbeddedVideo, FrameBatch, Probe, VideoRef
 from summarizer.errors import InputError
-from summarizer.store import Result, ResultKey, Store, hash_path
+from summarizer.store import Result, ResultKey, ResultWriter, Store, hash_path
 
 Progress = Callable[[int, int], None]
 EMBED_STAGE = "embed"
@@ -266,30 +266,27 @@ def embed_video(
     """
     key = embed_key(store, ref.sha256, sample, embed)
     t0 = time.perf_counter()
-    res = _load_valid(store, key)
-    if res is None:
-        with store.lock(key):
-            res = _load_valid(store, key)  # another process may have finished meanwhile
-            if res is None:
-                res = _compute_embedding(ref, sample, embed, store, key, progress, t0)
-                store.record_run(key, time.perf_counter() - t0, False, _run_settings(sample, embed))
-                return _as_embedded(ref, res, embed.model_id, cache_hit=False)
-    n = len(res["times_s"])
-    if progress is not None:
+    res, hit = store.get_or_compute(
+        key,
+        lambda out: _compute_embedding(ref, sample, embed, out, progress, t0),
+        valid=_valid_embedding,
+        settings=_run_settings(sample, embed),
+    )
+    if hit and progress is not None:
+        n = len(res["times_s"])
         progress(n, n)
-    store.record_run(key, time.perf_counter() - t0, True, _run_settings(sample, embed))
-    return _as_embedded(ref, res, embed.model_id, cache_hit=True)
+    return _as_embedded(ref, res, embed.model_id, cache_hit=hit)
 
 
 def _compute_embedding(
     ref: VideoRef,
     sample: SampleSettings,
     embed: EmbedSettings,
-    store: Store,
-    key: ResultKey,
+    out: ResultWriter,
     progress: Progress | None,
     t0: float,
-) -> Result:
+) -> dict[str, Any]:
+    """Decode, embed and thumbnail `ref` into `out` batch by batch; returns the metadata."""
     from summarizer.decode import video as video_mod
     from summarizer.embed import get_embedder
 
@@ -298,10 +295,7 @@ def _compute_embedding(
     embed_s = thumb_s = 0.0
     done = 0
     dim = 0
-    with (
-        store.writer(key) as out,
-        Prefetch(lambda: video_mod.iter_frames(ref.path, sample), QUEUE_BATCHES) as frames,
-    ):
+    with Prefetch(lambda: video_mod.iter_frames(ref.path, sample), QUEUE_BATCHES) as frames:
         embedder = get_embedder(embed)  # loads while the first batches decode
         load_s = time.perf_counter() - t0
         batch: FrameBatch
@@ -331,35 +325,26 @@ def _compute_embedding(
                 f"the video's {ref.probe.duration_s:.2f} s)"
             )
         wall = time.perf_counter() - t0
-        out.commit(
-            {
-                "name": ref.name,
-                "path": str(ref.path),
-                "kind": ref.kind,
-                "sha256": ref.sha256,
-                "probe": dataclasses.asdict(ref.probe),
-                "model_id": embed.model_id,
-                "sample": dataclasses.asdict(sample),
-                "embed": dataclasses.asdict(embed),
-                "frames": done,
-                "dim": dim,
-                "thumb_size": list(thumb.size or ()),
-                "timings": {
-                    "wall_s": wall,
-                    "model_load_s": load_s,
-                    "embed_s": embed_s,
-                    "thumb_s": thumb_s,
-                    "decode_wait_s": frames.wait_s,
-                },
-            }
-        )
-    res = store.load(key)
-    if not _valid_embedding(res):
-        from summarizer.errors import StoreError
-
-        raise StoreError(f"store entry {key} could not be read back after writing")
-    assert res is not None
-    return res
+        return {
+            "name": ref.name,
+            "path": str(ref.path),
+            "kind": ref.kind,
+            "sha256": ref.sha256,
+            "probe": dataclasses.asdict(ref.probe),
+            "model_id": embed.model_id,
+            "sample": dataclasses.asdict(sample),
+            "embed": dataclasses.asdict(embed),
+            "frames": done,
+            "dim": dim,
+            "thumb_size": list(thumb.size or ()),
+            "timings": {
+                "wall_s": wall,
+                "model_load_s": load_s,
+                "embed_s": embed_s,
+                "thumb_s": thumb_s,
+                "decode_wait_s": frames.wait_s,
+            },
+        }
 
 
 def load_embedded(

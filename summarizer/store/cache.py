@@ -4,10 +4,11 @@ Layout under the root (explicit argument > ``$ATLAS_HOME`` > the per-user cache 
 
     catalog.sqlite                     index: videos, results, runs (rebuilt from the entries)
     .locks/<group>-<entry>.lock        one file lock per result key (cross-process)
+    .videos/<sha256>.json              each video's catalog row (the catalog is rebuilt from these
+                                       and the entries' manifests)
     .journal/                          catalog writes of shared-store workers (see catalog.py)
     .uploads/                          uploads being received (the app)
     <group>/                           a video sha256 or a collection hash
-        video.json                     the video's catalog row
         source/<name>                  a kept upload (the app), for clips and full-size frames
         <stage>-<settings_hash>-<model>/   one result (see files.py)
 
@@ -33,16 +34,14 @@ from typing import Any
 import numpy as np
 
 from summarizer.errors import StoreError
-from summarizer.store.catalog import VIDEO_FILE, Catalog
+from summarizer.store.catalog import Catalog
 from summarizer.store.files import (
     MANIFEST,
     Damaged,
     Result,
     ResultKey,
     ResultWriter,
-    atomic_write,
     read_entry,
-    to_json,
 )
 from summarizer.store.hashing import sanitise
 from summarizer.store.library import Library
@@ -106,7 +105,7 @@ class Store(Library):
         decoder read it (``probe.backend``) and what its hash keys (``ref.key_kind``:
         "bytes" for files and folders; a URL source may key by URL + stream identity)."""
         p = ref.probe
-        gdir = self.group_dir(ref.sha256)
+        self._group_path(ref.sha256)  # validates
         now = time.time()
         old = self.catalog.video(ref.sha256) or {}
         row = {
@@ -124,10 +123,6 @@ class Store(Library):
             "backend": getattr(p, "backend", None) or old.get("backend"),
             "key_kind": getattr(ref, "key_kind", None) or old.get("key_kind") or "bytes",
         }
-        try:
-            atomic_write(gdir / VIDEO_FILE, to_json(row).encode())
-        except OSError as exc:
-            raise StoreError(f"cannot write to {gdir}: {exc.strerror or exc}") from None
         self.catalog.put_video(row)
 
     def video(self, sha256: str) -> dict[str, Any] | None:

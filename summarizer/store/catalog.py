@@ -3,7 +3,7 @@
 The entry folders are the truth; the catalog is rebuilt from them when it is damaged
 (checked with ``PRAGMA quick_check`` on open, and on any "malformed" / "not a database"
 error later): the damaged file is moved aside and a new one is filled from every
-``<group>/video.json`` and entry manifest. Only the runs log (timings) is lost then.
+``.videos/<sha256>.json`` and entry manifest. Only the runs log (timings) is lost then.
 
 Shared stores (`shared=True`, e.g. workers on other machines over NFS, where SQLite's WAL
 must not be used): nothing touches the SQLite file; every catalog write becomes one small
@@ -41,7 +41,7 @@ from summarizer.store.files import (
 
 log = logging.getLogger(__name__)
 
-VIDEO_FILE = "video.json"  # <group>/video.json: the catalog row of a video, for rebuilds
+VIDEOS_DIR = ".videos"  # .videos/<sha256>.json: each video's catalog row, for rebuilds
 JOURNAL = ".journal"
 SCHEMA_VERSION = 2  # 2: videos.backend, videos.key_kind
 _CORRUPT = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
@@ -181,7 +181,14 @@ class Catalog:
             log.warning("could not journal %s: %s", op, exc)
 
     def put_video(self, row: Mapping[str, Any]) -> None:
-        """Add or refresh a video row (keeps `added_at` of an existing row)."""
+        """Add or refresh a video row (keeps `added_at` of an existing row). The row is also
+        kept as ``.videos/<sha256>.json``, from which a damaged catalog is rebuilt."""
+        f = video_file(self.root, str(row["sha256"]))
+        try:
+            f.parent.mkdir(exist_ok=True)
+            atomic_write(f, to_json(dict(row)).encode())
+        except OSError as exc:
+            raise StoreError(f"cannot write to {f.parent}: {exc.strerror or exc}") from None
         if self.shared:
             self._journal("video", {"row": dict(row)})
             return
@@ -211,6 +218,7 @@ class Catalog:
 
     @_healing(best_effort=True)
     def remove_video(self, sha256: str) -> None:
+        video_file(self.root, sha256).unlink(missing_ok=True)
         if self.shared:
             self._journal("unvideo", {"sha256": sha256})
             return
@@ -242,7 +250,7 @@ class Catalog:
     @_healing()
     def video(self, sha256: str) -> dict[str, Any] | None:
         if self.shared:
-            return video_file_row(self.root / sha256)
+            return video_file_row(self.root, sha256)
         with self._db(write=False) as db:
             row = db.execute("SELECT * FROM videos WHERE sha256 = ?", (sha256,)).fetchone()
         return dict(row) if row else None
@@ -250,7 +258,7 @@ class Catalog:
     @_healing()
     def videos(self) -> list[dict[str, Any]]:
         if self.shared:
-            rows = [r for g in _groups(self.root) if (r := video_file_row(g))]
+            rows = [r for sha in _video_files(self.root) if (r := video_file_row(self.root, sha))]
             return sorted(rows, key=lambda r: -float(r.get("last_seen") or 0))
         with self._db(write=False) as db:
             rows = db.execute("SELECT * FROM videos ORDER BY last_seen DESC").fetchall()
@@ -329,9 +337,15 @@ class Catalog:
             con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             con.execute("BEGIN")
             videos = results = 0
+            for sha in _video_files(self.root):
+                if (row := video_file_row(self.root, sha)) is not None:
+                    _upsert_video(con, row)
+                    videos += 1
             for gdir in _groups(self.root):
                 manifests = list(_manifests(gdir))
-                row = video_file_row(gdir) or _video_from_entries(gdir, manifests)
+                row = None
+                if not video_file(self.root, gdir.name).exists():
+                    row = _video_from_entries(gdir, manifests)
                 if row is not None:
                     _upsert_video(con, row)
                     videos += 1
@@ -486,20 +500,36 @@ def _manifests(gdir: Path) -> Iterator[dict[str, Any]]:
             yield manifest
 
 
-def video_file_row(gdir: Path) -> dict[str, Any] | None:
-    """The video row kept in ``<group>/video.json`` (None when absent or malformed)."""
+def video_file(root: Path, sha256: str) -> Path:
+    from summarizer.store.cache import GROUP_OK
+
+    if not GROUP_OK.match(sha256):
+        raise ValueError(f"bad store group {sha256!r}")
+    return root / VIDEOS_DIR / f"{sha256}.json"
+
+
+def _video_files(root: Path) -> list[str]:
+    """The hashes that have a ``.videos/<sha256>.json``."""
     try:
-        row = read_json_object(gdir / VIDEO_FILE)
-    except Damaged:
+        return [f.stem for f in (root / VIDEOS_DIR).glob("*.json")]
+    except OSError:
+        return []
+
+
+def video_file_row(root: Path, sha256: str) -> dict[str, Any] | None:
+    """The video row kept in ``.videos/<sha256>.json`` (None when absent or malformed)."""
+    try:
+        row = read_json_object(video_file(root, sha256))
+    except (Damaged, ValueError):
         return None
-    if row.get("sha256") != gdir.name:
+    if row.get("sha256") != sha256:
         return None
     return {c: row.get(c) for c in VIDEO_COLUMNS}
 
 
 def _video_from_entries(gdir: Path, manifests: list[dict[str, Any]]) -> dict[str, Any] | None:
     """A video row recovered from an embedding entry's metadata (stores written before
-    ``video.json`` existed)."""
+    ``.videos/`` existed)."""
     for manifest in manifests:
         d = (
             gdir

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from summarizer.store.catalog import VIDEO_FILE
 from summarizer.store.hashing import sanitise
 
 if TYPE_CHECKING:
@@ -85,7 +84,6 @@ class Library:
         for row in self.results(sha256):
             self.delete(self.key(sha256, row["stage"], row["settings_hash"], row["model_id"]))
         shutil.rmtree(gdir / SOURCE_DIR, ignore_errors=True)
-        (gdir / VIDEO_FILE).unlink(missing_ok=True)
         self.catalog.remove_video(sha256)
         self._drop_empty_group(sha256)
 
