@@ -318,7 +318,10 @@ class Catalog:
     def _healthy(self) -> bool:
         """False when the file is missing or damaged (a busy or read-only one counts as
         healthy here: the call that needs it reports that)."""
-        if not self.path.exists():
+        try:
+            if self.path.stat().st_size == 0:  # SQLite would take it for an empty catalog
+                return False
+        except OSError:
             return False
         try:
             con = sqlite3.connect(self.path, timeout=30.0)
