@@ -451,8 +451,13 @@ def _insert_run(db: sqlite3.Connection, row: Mapping[str, Any]) -> None:
 def _apply(db: sqlite3.Connection, rec: Any) -> bool:
     """Apply one journal record; False (skipped) when it is malformed."""
     try:
+        if not isinstance(rec, dict):
+            raise TypeError("not an object")
         op = rec["op"]
+        if op in ("video", "run") and not isinstance(rec["row"], dict):
+            raise TypeError("row is not an object")
         if op == "video":
+            video_file(Path("."), str(rec["row"]["sha256"]))  # validates the hash
             _upsert_video(db, rec["row"])
         elif op == "result":
             check_manifest(rec["manifest"])
@@ -466,7 +471,7 @@ def _apply(db: sqlite3.Connection, rec: Any) -> bool:
             _insert_run(db, rec["row"])
         else:
             return False
-    except (KeyError, TypeError, Damaged, sqlite3.InterfaceError):
+    except (KeyError, TypeError, ValueError, Damaged, sqlite3.InterfaceError):
         log.warning("skipping a malformed journal record")
         return False
     return True

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -22,6 +23,12 @@ SOURCE_DIR = "source"  # <group>/source/<name>: a kept upload, for clips and ful
 UPLOADS_DIR = ".uploads"  # uploads being received; swept when untouched for an hour
 
 
+def _ext(suffix: str) -> str:
+    """A plain lower-case file extension (".mp4"), or "" when `suffix` is not one."""
+    suffix = suffix.lower()
+    return suffix if re.fullmatch(r"\.[a-z0-9]{1,10}", suffix) else ""
+
+
 class Library:
     """Store methods for the app (mixed into `Store`)."""
 
@@ -30,7 +37,7 @@ class Library:
         (or delete it). One left behind by a killed server is swept after an hour."""
         folder = self.root / UPLOADS_DIR
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix="upload-", suffix=sanitise(suffix, 16))
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix="upload-", suffix=_ext(suffix))
         os.close(fd)
         return Path(tmp)
 
@@ -46,11 +53,8 @@ class Library:
                 return existing
             folder = self.group_dir(sha256) / SOURCE_DIR
             folder.mkdir(exist_ok=True)
-            stem, ext = os.path.splitext(Path(name).name)
-            final = (
-                folder
-                / f"{sanitise(stem or 'video', 80)}{sanitise(ext.lower(), 12) if ext else ''}"
-            )
+            stem = Path(name).stem or "video"
+            final = folder / f"{sanitise(stem, 80)}{_ext(Path(name).suffix)}"
             os.replace(received, final)
             return final
         except BaseException:
