@@ -5,6 +5,7 @@
 - `catalog`: the SQLite index (videos, results, runs), rebuilt from the entries when damaged;
   a journal for workers sharing a store across machines.
 - `cache`: `Store`, with ``get_or_compute``, the one cache-or-compute every stage uses.
+- `scan`: the catalog's truth read from the files (video rows, manifests).
 - `library`: what the app asks (kept sources, thumbnails, the library listing).
 """
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -36,6 +35,7 @@ import numpy as np
 from summarizer.errors import StoreError
 from summarizer.store.catalog import Catalog
 from summarizer.store.files import (
+    GROUP_OK,
     MANIFEST,
     Damaged,
     Result,
@@ -48,7 +48,6 @@ from summarizer.store.library import Library
 
 log = logging.getLogger(__name__)
 
-GROUP_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 SWEEP_EVERY_S = 3600.0  # opening a store sweeps temporaries left by killed writers this often
 STALE_FILE_S = 3600.0  # a temp file untouched this long belongs to a dead writer
 SHARED_MIN_AGE_S = 600.0  # shared stores: never sweep a temp folder younger than this

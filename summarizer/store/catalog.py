@@ -28,28 +28,23 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from summarizer.errors import StoreError
-from summarizer.store.files import (
-    MANIFEST,
-    META,
-    Damaged,
-    ResultKey,
-    atomic_write,
-    check_manifest,
-    read_json_object,
-    to_json,
+from summarizer.store.files import Damaged, ResultKey, atomic_write, check_manifest, to_json
+from summarizer.store.scan import (
+    VIDEO_COLUMNS,
+    groups,
+    manifests,
+    video_file,
+    video_file_row,
+    video_files,
+    video_from_entries,
 )
 
 log = logging.getLogger(__name__)
 
-VIDEOS_DIR = ".videos"  # .videos/<sha256>.json: each video's catalog row, for rebuilds
 JOURNAL = ".journal"
 SCHEMA_VERSION = 2  # 2: videos.backend, videos.key_kind
 _CORRUPT = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
-VIDEO_COLUMNS = (
-    "sha256", "name", "path", "kind", "fps", "frames", "duration_s", "width", "height",
-    "added_at", "last_seen", "backend", "key_kind",
-)  # fmt: skip
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS videos (
     sha256 TEXT PRIMARY KEY, name TEXT, path TEXT, kind TEXT, fps REAL, frames INTEGER,
@@ -122,7 +117,7 @@ class Catalog:
     def _open(self, check: bool) -> None:
         """Create or migrate the schema; rebuild first when the file is damaged, or missing
         while entries exist."""
-        if check and (self.path.exists() or _groups(self.root)) and not self._healthy():
+        if check and (self.path.exists() or groups(self.root)) and not self._healthy():
             log.warning("store catalog %s is damaged or missing; rebuilding", self.path)
             self.rebuild()
         con = self._connect()
@@ -258,7 +253,7 @@ class Catalog:
     @_healing()
     def videos(self) -> list[dict[str, Any]]:
         if self.shared:
-            rows = [r for sha in _video_files(self.root) if (r := video_file_row(self.root, sha))]
+            rows = [r for sha in video_files(self.root) if (r := video_file_row(self.root, sha))]
             return sorted(rows, key=lambda r: -float(r.get("last_seen") or 0))
         with self._db(write=False) as db:
             rows = db.execute("SELECT * FROM videos ORDER BY last_seen DESC").fetchall()
@@ -282,8 +277,8 @@ class Catalog:
     @_healing()
     def results(self, group: str | None = None) -> list[dict[str, Any]]:
         if self.shared:
-            groups = [self.root / group] if group is not None else _groups(self.root)
-            rows = [_result_row(m) for g in groups for m in _manifests(g)]
+            gdirs = [self.root / group] if group is not None else groups(self.root)
+            rows = [_result_row(m) for g in gdirs for m in manifests(g)]
             return sorted(rows, key=lambda r: r["created_at"])
         q, args = "SELECT * FROM results", []
         if group is not None:
@@ -340,19 +335,19 @@ class Catalog:
             con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             con.execute("BEGIN")
             videos = results = 0
-            for sha in _video_files(self.root):
+            for sha in video_files(self.root):
                 if (row := video_file_row(self.root, sha)) is not None:
                     _upsert_video(con, row)
                     videos += 1
-            for gdir in _groups(self.root):
-                manifests = list(_manifests(gdir))
+            for gdir in groups(self.root):
+                found = list(manifests(gdir))
                 row = None
                 if not video_file(self.root, gdir.name).exists():
-                    row = _video_from_entries(gdir, manifests)
+                    row = video_from_entries(gdir, found)
                 if row is not None:
                     _upsert_video(con, row)
                     videos += 1
-                for manifest in manifests:
+                for manifest in found:
                     _insert_result(con, manifest)
                     results += 1
             con.execute("COMMIT")
@@ -475,100 +470,3 @@ def _apply(db: sqlite3.Connection, rec: Any) -> bool:
         log.warning("skipping a malformed journal record")
         return False
     return True
-
-
-# ---------------------------------------------------------------------------- entry files
-
-
-def _groups(root: Path) -> list[Path]:
-    from summarizer.store.cache import GROUP_OK
-
-    try:
-        return [g for g in root.iterdir() if GROUP_OK.match(g.name) and g.is_dir()]
-    except OSError:
-        return []
-
-
-def _manifests(gdir: Path) -> Iterator[dict[str, Any]]:
-    """The well-formed manifests of a group's entries (whose folder matches their key)."""
-    try:
-        entries = [d for d in gdir.iterdir() if not d.name.startswith(".") and d.is_dir()]
-    except OSError:
-        return
-    for d in entries:
-        try:
-            manifest = read_json_object(d / MANIFEST)
-            check_manifest(manifest)
-        except Damaged:
-            continue
-        key = ResultKey(
-            manifest["group"], manifest["stage"], manifest["settings_hash"], manifest["model_id"]
-        )
-        if key.group == gdir.name and key.dirname == d.name:
-            yield manifest
-
-
-def video_file(root: Path, sha256: str) -> Path:
-    from summarizer.store.cache import GROUP_OK
-
-    if not GROUP_OK.match(sha256):
-        raise ValueError(f"bad store group {sha256!r}")
-    return root / VIDEOS_DIR / f"{sha256}.json"
-
-
-def _video_files(root: Path) -> list[str]:
-    """The hashes that have a ``.videos/<sha256>.json``."""
-    try:
-        return [f.stem for f in (root / VIDEOS_DIR).glob("*.json")]
-    except OSError:
-        return []
-
-
-def video_file_row(root: Path, sha256: str) -> dict[str, Any] | None:
-    """The video row kept in ``.videos/<sha256>.json`` (None when absent or malformed)."""
-    try:
-        row = read_json_object(video_file(root, sha256))
-    except (Damaged, ValueError):
-        return None
-    if row.get("sha256") != sha256:
-        return None
-    return {c: row.get(c) for c in VIDEO_COLUMNS}
-
-
-def _video_from_entries(gdir: Path, manifests: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """A video row recovered from an embedding entry's metadata (stores written before
-    ``.videos/`` existed)."""
-    for manifest in manifests:
-        d = (
-            gdir
-            / ResultKey(
-                manifest["group"],
-                manifest["stage"],
-                manifest["settings_hash"],
-                manifest["model_id"],
-            ).dirname
-        )
-        try:
-            meta = read_json_object(d / META)
-        except Damaged:
-            continue
-        probe = meta.get("probe")
-        if meta.get("sha256") != gdir.name or not isinstance(probe, dict):
-            continue
-        t = float(manifest["created_at"])
-        return {
-            "sha256": gdir.name,
-            "name": meta.get("name"),
-            "path": meta.get("path"),
-            "kind": meta.get("kind"),
-            "fps": probe.get("fps"),
-            "frames": probe.get("frame_count"),
-            "duration_s": probe.get("duration_s"),
-            "width": probe.get("width"),
-            "height": probe.get("height"),
-            "added_at": t,
-            "last_seen": t,
-            "backend": probe.get("backend"),
-            "key_kind": meta.get("key_kind"),
-        }
-    return None

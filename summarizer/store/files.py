@@ -39,6 +39,7 @@ MANIFEST = "manifest.json"
 META = "meta.json"
 MANIFEST_VERSION = 2  # 2: every file has a checksum (1: big files had only their size)
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,100}")
+GROUP_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")  # a group folder's name
 
 
 class Damaged(Exception):
