@@ -179,3 +179,21 @@ def test_incoming_is_streamed_by_the_caller(tmp_path):
         while chunk := src.read(1 << 20):
             fh.write(chunk)
     assert f.stat().st_size == 3_000_000 and f.parent == tmp_path / ".uploads"
+
+
+def test_the_writer_ingests_on_open_and_may_keep_the_catalog_elsewhere(tmp_path, monkeypatch):
+    root, local = tmp_path / "nfs" / "atlas", tmp_path / "local" / "catalog.sqlite"
+    monkeypatch.setenv("ATLAS_STORE_SHARED", "1")
+    worker = Store(root)
+    assert worker.shared and not (root / "catalog.sqlite").exists()
+    _worker(str(root), 7)
+    monkeypatch.delenv("ATLAS_STORE_SHARED")
+    monkeypatch.setenv("ATLAS_CATALOG", str(local))
+    writer = Store(root)  # opening as the writer ingests the journal
+    assert not writer.shared and writer.catalog_path == local and local.is_file()
+    assert [v["name"] for v in writer.videos()] == ["v7.mp4"] and len(writer.results()) == 2
+    assert not (root / "catalog.sqlite").exists() and not list((root / ".journal").iterdir())
+    local.unlink()  # the local catalog lost: rebuilt from the shared entries
+    for suffix in ("-wal", "-shm"):
+        Path(str(local) + suffix).unlink(missing_ok=True)
+    assert [v["name"] for v in Store(root).videos()] == ["v7.mp4"]

@@ -71,16 +71,25 @@ class Store(Library):
     """Cached results per content hash under `root`, plus the catalog.
 
     Safe to share between threads (every catalog call opens its own connection) and between
-    processes (WAL, busy timeout, a file lock per result key). `shared=True` is for workers
-    writing into a store that other machines share (see `summarizer.store.catalog`).
+    processes (WAL, busy timeout, a file lock per result key). `shared=True` (or
+    ``$ATLAS_STORE_SHARED=1``) is for workers writing into a store that other machines share:
+    they journal catalog writes instead of opening SQLite (see `summarizer.store.catalog`).
+    `catalog_path` (or ``$ATLAS_CATALOG``): keep the catalog elsewhere than ``<root>/catalog.sqlite``,
+    e.g. on the catalog writer's local disk when the root is on NFS.
     """
 
     def __init__(
-        self, root: str | Path | None = None, *, lock_timeout: float = -1, shared: bool = False
+        self,
+        root: str | Path | None = None,
+        *,
+        lock_timeout: float = -1,
+        shared: bool | None = None,
+        catalog_path: str | Path | None = None,
     ) -> None:
         self.root = Path(root).expanduser() if root is not None else default_root()
         self.lock_timeout = lock_timeout
-        self.shared = shared
+        env = os.environ.get("ATLAS_STORE_SHARED", "").strip().lower()
+        self.shared = shared if shared is not None else env in ("1", "true", "yes", "on")
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             (self.root / ".locks").mkdir(exist_ok=True)
@@ -90,8 +99,11 @@ class Store(Library):
             raise StoreError(
                 f"store folder {self.root} is not writable: {exc.strerror or exc}"
             ) from None
-        self.catalog_path = self.root / "catalog.sqlite"
-        self.catalog = Catalog(self.root, shared=shared)
+        catalog_path = catalog_path or os.environ.get("ATLAS_CATALOG") or None
+        self.catalog_path = (
+            Path(catalog_path).expanduser() if catalog_path else self.root / "catalog.sqlite"
+        )
+        self.catalog = Catalog(self.root, path=self.catalog_path, shared=self.shared)
         self._maybe_sweep()
 
     def __repr__(self) -> str:

@@ -104,14 +104,23 @@ def _healing(best_effort: bool = False) -> Callable[[Callable[..., T]], Callable
 class Catalog:
     """The catalog of the store at `root` (one SQLite file, or the journal when `shared`)."""
 
-    def __init__(self, root: Path, *, shared: bool = False, check: bool = True) -> None:
+    def __init__(
+        self, root: Path, *, path: Path | None = None, shared: bool = False, check: bool = True
+    ) -> None:
         self.root = root
-        self.path = root / "catalog.sqlite"
+        self.path = path if path is not None else root / "catalog.sqlite"
         self.shared = shared
         if shared:
             (root / JOURNAL).mkdir(exist_ok=True)
             return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create {self.path.parent}: {exc.strerror or exc}") from None
         self._open(check)
+        with contextlib.suppress(OSError):
+            if any((root / JOURNAL).glob("*.json")):
+                self.sync()  # what shared-store workers wrote since the last open
 
     @_healing()
     def _open(self, check: bool) -> None:
@@ -298,7 +307,7 @@ class Catalog:
         with FileLock(str(self.root / ".locks" / "catalog.lock")):
             if self._healthy():
                 return {}  # another process rebuilt it while we waited
-            new = self.root / f".catalog-rebuild-{os.getpid()}.sqlite"
+            new = self.path.with_name(f".{self.path.name}-rebuild-{os.getpid()}")
             new.unlink(missing_ok=True)
             counts = self._fill(new)
             damaged = self.path.with_name(self.path.name + ".damaged")
