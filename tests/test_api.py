@@ -84,3 +84,27 @@ def test_importing_the_library_is_light_and_changes_nothing():
         "assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "message"),
+    [
+        ("sample:\n  fps: true\n", "sample.fps must be a number or null, got True"),
+        ('seams:\n  k: "3"\n', "seams.k must be a number, got '3'"),
+        ("poster:\n  cols: 2.5\n", "poster.cols must be a whole number"),
+        ("posters:\n  cols: 2\n", "unknown config section(s): posters"),
+    ],
+)
+def test_settings_say_what_is_wrong_with_a_value(tmp_path, yaml_text, message):
+    cfg = tmp_path / "atlas.yaml"
+    cfg.write_text(yaml_text)
+    with pytest.raises(SettingsError) as err:
+        Settings.from_yaml(cfg)
+    assert message in str(err.value)
+
+
+def test_a_config_that_is_not_utf8_is_one_clear_error(tmp_path):
+    cfg = tmp_path / "atlas.yaml"
+    cfg.write_bytes("seams:\n  k: 3 # caf\xe9\n".encode("latin-1"))
+    with pytest.raises(SettingsError, match="not UTF-8"):
+        Settings.from_yaml(cfg)
