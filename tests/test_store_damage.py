@@ -52,10 +52,9 @@ def recompute(store: Store, key, expect_hit: bool = False):
     return res
 
 
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("videos") / "clip.mp4"
-    synth.make_video(path, [synth.Shot("static", 1.5, seed=1), synth.Shot("zoom", 1.5, seed=2)])
+@pytest.fixture
+def clip(synth_video) -> Path:
+    path, _ = synth_video([synth.Shot("static", 1.5, seed=1), synth.Shot("zoom", 1.5, seed=2)])
     return path
 
 
