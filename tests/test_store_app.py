@@ -1,0 +1,61 @@
+"""The app on a damaged store (issue 15, item 5): a manifest of the wrong shape and random
+bytes inside the catalog's pages give no traceback on any of the four pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from summarizer.store import Store  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = (None, "pages/1_Seams.py", "pages/2_Summary.py", "pages/3_Latent_map.py")
+TIMEOUT = 180
+
+
+def _app(page: str | None, params: dict) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.query_params = dict(params)
+    at.run()
+    if page:
+        at.switch_page(page)
+        at.query_params = dict(params)
+        at.run()
+    return at
+
+
+def _garble_pages(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    for start in range(4096, len(data), 4096):
+        data[start + 100 : start + 600] = np.random.default_rng(start).bytes(500)
+    path.write_bytes(bytes(data))
+    for suffix in ("-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+
+
+def test_every_page_survives_a_damaged_store(tmp_path, monkeypatch):
+    monkeypatch.setenv("ATLAS_HOME", str(tmp_path))
+    monkeypatch.setenv("ATLAS_OFFLINE", "1")
+    at = _app(None, {"emb": "pixels"})
+    next(b for b in at.button if b.label == "Try the sample video").click().run(timeout=TIMEOUT)
+    assert not at.exception and not at.error
+    store = Store(tmp_path)
+    (sha,) = [v["sha256"] for v in store.videos()]
+    for row in store.results(sha):
+        entry = store.entry_path(
+            store.key(sha, row["stage"], row["settings_hash"], row["model_id"])
+        )
+        (entry / "manifest.json").write_text("[1, 2]")
+    _garble_pages(store.catalog_path)
+    params = {"emb": "pixels", "video": sha}
+    for page in PAGES:
+        at = _app(page, params)
+        assert not at.exception, (page, at.exception)
+        shown = " ".join(str(e.value) for e in at.error)
+        assert "Traceback" not in shown and "DatabaseError" not in shown, (page, shown)
+    assert [v["sha256"] for v in Store(tmp_path).videos()] == [sha]  # the catalog came back
