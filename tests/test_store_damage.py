@@ -341,3 +341,25 @@ def test_stale_upload_and_temp_files_are_swept(tmp_path):
         os.utime(f, (time.time() - 7200, time.time() - 7200))
     assert store.sweep() == 2
     assert not old.exists() and not stale_json.exists() and fresh.exists()
+
+
+def _open_and_count(root: str, queue) -> None:
+    queue.put(len(Store(root).videos()))
+
+
+def test_processes_opening_a_damaged_catalog_at_once_all_get_it_back(tmp_path):
+    store = Store(tmp_path)
+    _fill(store, 20)
+    _damage_catalog(store.catalog_path, "garbage_pages")
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    procs = [ctx.Process(target=_open_and_count, args=(str(tmp_path), q)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    counts = [q.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    assert counts == [20, 20, 20]
+    assert len(list(tmp_path.glob("catalog.sqlite.damaged"))) == 1
+    assert not list(tmp_path.glob(".catalog.sqlite-rebuild-*"))

@@ -166,7 +166,6 @@ class Store(Library):
 
     def rebuild_catalog(self) -> dict[str, int]:
         """Rebuild the catalog from the entry folders now (it also happens on damage)."""
-        self.catalog_path.unlink(missing_ok=True)
         return self.catalog.rebuild()
 
     # ------------------------------------------------------------------ folders

@@ -87,8 +87,9 @@ def _healing(best_effort: bool = False) -> Callable[[Callable[..., T]], Callable
                     return fn(self, *args, **kwargs)
                 except sqlite3.Error as exc:
                     if attempt == 0 and is_corrupt(exc):
+                        seen = self._identity()
                         log.warning("store catalog %s is damaged (%s); rebuilding", self.path, exc)
-                        self.rebuild()
+                        self.rebuild(seen)
                         continue
                     if best_effort:
                         log.warning("store catalog %s: %s failed: %s", self.path, fn.__name__, exc)
@@ -126,9 +127,10 @@ class Catalog:
     def _open(self, check: bool) -> None:
         """Create or migrate the schema; rebuild first when the file is damaged, or missing
         while entries exist."""
+        seen = self._identity()
         if check and (self.path.exists() or groups(self.root)) and not self._healthy():
             log.warning("store catalog %s is damaged or missing; rebuilding", self.path)
-            self.rebuild()
+            self.rebuild(seen)
         con = self._connect()
         try:
             con.executescript(_SCHEMA)
@@ -299,13 +301,21 @@ class Catalog:
 
     # ------------------------------------------------------------------ repair, sync
 
-    def rebuild(self) -> dict[str, int]:
+    def _identity(self) -> tuple[int, int] | None:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return (st.st_dev, st.st_ino)
+
+    def rebuild(self, seen: tuple[int, int] | None | bool = False) -> dict[str, int]:
         """Replace the catalog by one built from the entry folders (the damaged file is kept
-        as ``catalog.sqlite.damaged``). Safe against other processes doing the same."""
+        as ``catalog.sqlite.damaged``). `seen`: the identity of the file found damaged; when
+        another process has replaced it meanwhile, nothing is done (False: always rebuild)."""
         from filelock import FileLock
 
         with FileLock(str(self.root / ".locks" / "catalog.lock")):
-            if self._healthy():
+            if seen is not False and self._identity() != seen and self._healthy():
                 return {}  # another process rebuilt it while we waited
             new = self.path.with_name(f".{self.path.name}-rebuild-{os.getpid()}")
             new.unlink(missing_ok=True)
