@@ -363,3 +363,24 @@ def test_processes_opening_a_damaged_catalog_at_once_all_get_it_back(tmp_path):
     assert counts == [20, 20, 20]
     assert len(list(tmp_path.glob("catalog.sqlite.damaged"))) == 1
     assert not list(tmp_path.glob(".catalog.sqlite-rebuild-*"))
+
+
+def test_entries_from_the_previous_manifest_version(tmp_path):
+    """Version 1 manifests had no checksum for big files: small entries still load, an entry
+    with a big file is recomputed once (its big file cannot be checked)."""
+    store = Store(tmp_path)
+    small, big = store.key(SHA, "x", "small"), store.key(SHA, "x", "big")
+    store.save(small, {"a": np.arange(5)}, {"v": 1})
+    store.save(big, big_arrays(), {"v": 1})
+    for key in (small, big):
+        mf = store.entry_path(key) / "manifest.json"
+        m = json.loads(mf.read_text())
+        m["version"] = 1
+        for info in m["files"].values():
+            info.pop("crc32")
+            info.pop("offset")
+        mf.write_text(json.dumps(m))
+    store_files._VERIFIED.clear()
+    assert store.load(small)["a"].tolist() == [0, 1, 2, 3, 4]
+    assert store.load(big) is None
+    recompute(store, big)
