@@ -387,15 +387,19 @@ class Catalog:
             f = jdir / name
             try:
                 rec = json.loads(f.read_bytes())
-            except (OSError, ValueError):
-                continue  # still being renamed in, or gone
+            except OSError:
+                continue  # gone meanwhile
+            except ValueError:  # records are renamed in whole: this one is garbage
+                log.warning("skipping a malformed journal record %s", name)
+                rec = None
             with self._db() as db:
                 if db.execute("SELECT 1 FROM ingested WHERE name = ?", (name,)).fetchone():
                     pass
                 elif _apply(db, rec):
                     applied += 1
                 db.execute("INSERT OR IGNORE INTO ingested (name) VALUES (?)", (name,))
-            f.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                f.unlink(missing_ok=True)  # a failed unlink: its name is marked ingested
         if names:
             with self._db() as db:  # forget ingested names once their files are gone
                 db.execute("DELETE FROM ingested WHERE name < ?", (names[0],))
