@@ -45,7 +45,7 @@ def open_video(
     Raises `InputError` (missing path, not a video, no video stream, no frames) before
     anything is written to the store.
     """
-    from summarizer.decode import video
+    from summarizer import decode as video
 
     p = Path(path).expanduser()
     if not p.exists():
@@ -290,7 +290,7 @@ def _compute_embedding(
     progress: Progress | None,
     t0: float,
 ) -> Result:
-    from summarizer.decode import video as video_mod
+    from summarizer import decode as video_mod
     from summarizer.embed import get_embedder
 
     total = expected_frames(ref.probe, sample)

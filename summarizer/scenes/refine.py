@@ -106,7 +106,7 @@ def _decode_runs(
 ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
     """(run number, times, images) of each run of source indices, decoded in as few
     `read_frames` calls (each one sequential pass) as `CHUNK_FRAMES` allows."""
-    from summarizer.decode.video import read_frames
+    from summarizer.decode import read_frames
 
     i = 0
     while i < len(runs):

@@ -131,7 +131,7 @@ def sample_frames(
     progress: ``progress(decoded, total)`` after each decoded batch.
     Unreadable images are skipped with a `summarizer.decode.video.UnreadableImageWarning` each.
     """
-    from summarizer.decode import video
+    from summarizer import decode as video
 
     sample = sample or SampleSettings()
     sampler = sampler or SamplerSettings()
@@ -189,7 +189,7 @@ def sample_frames(
 
 def sample_with_warnings(*args: Any, **kwargs: Any) -> tuple[SampleResult, list[str]]:
     """`sample_frames`, with the skipped-image warnings returned as lines instead of shown."""
-    from summarizer.decode.video import UnreadableImageWarning
+    from summarizer.decode import UnreadableImageWarning
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UnreadableImageWarning)

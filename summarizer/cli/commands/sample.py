@@ -158,7 +158,7 @@ def settings_from(args: argparse.Namespace, config: dict[str, Any]):
 
 
 def run(args: argparse.Namespace) -> int:
-    from summarizer.decode import video
+    from summarizer import decode as video
     from summarizer.errors import InputError
     from summarizer.flow import TqdmProgress, expected_frames
     from summarizer.outputs import files as export
