@@ -206,13 +206,15 @@ def _finish(
     """The index, with what the header promises beyond the data (a truncated file)."""
     n = len(times)
     step = end / n if n and end > 0 else 1.0 / (info.rate or 25.0)
+    short_frames = info.frames - n if info.frames else 0
+    short_s = info.duration_s - end if info.duration_s else 0.0
     missing = 0.0
-    if info.frames > n + 1:
-        missing = max(info.duration_s - end, (info.frames - n) * step)
-    elif info.duration_s > 0 and info.duration_s - end > max(2 * step, 0.05 * info.duration_s):
-        missing = info.duration_s - end
+    if short_s > max(2 * step, 0.02 * info.duration_s) and (not info.frames or short_frames > 2):
+        missing = short_s
+    elif not info.duration_s and short_frames > max(2, 0.02 * info.frames):
+        missing = short_frames * step
     elif cut:
-        missing = max(0.0, info.duration_s - end)
+        missing = max(0.0, short_s)
     times = np.ascontiguousarray(times, dtype=np.float64)
     times.setflags(write=False)
     return VideoIndex(times, float(end), keys or (0,), info, pts0, ordered, float(missing))
