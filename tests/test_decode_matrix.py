@@ -160,16 +160,35 @@ LOOSE = {"mkv_hevc_10bit": 32.0, "anamorphic_sar_4_3": 32.0}
 def test_clip_decodes_like_ffmpeg(clips, name):
     if name not in clips:
         pytest.skip(f"this FFmpeg cannot write {name} (encoder missing)")
-    path = clips[name]
+    check_like_ffmpeg(clips[name], name)
+
+
+MEGAMIND = Path(__file__).parent / "data" / "Megamind.avi"
+
+
+def test_real_file_megamind():
+    """OpenCV's sample (packed XVID in AVI): decord says fps 7e-16; read right through PyAV."""
+    p = decode.probe(MEGAMIND)
+    assert (p.frame_count, p.width, p.height, p.backend) == (270, 720, 528, "pyav")
+    assert p.fps == pytest.approx(23.976, rel=1e-3) and p.duration_s == pytest.approx(
+        11.26, abs=0.05
+    )
+    check_like_ffmpeg(MEGAMIND, "megamind", short_side=128)
+    got = list(decode.iter_frames(MEGAMIND, SampleSettings(fps=2)))
+    times = np.concatenate([b.times_s for b in got])
+    assert len(times) == 23 and np.all(np.abs(times - np.arange(23) * 0.5) <= 0.5 / 23.976 + 1e-3)
+
+
+def check_like_ffmpeg(path: Path, name: str, short_side: int = 4096) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", decode.DecodeWarning)  # a clean file warns of nothing
         p = decode.probe(path)
-        batches = list(decode.iter_frames(path, SampleSettings(fps=None, short_side=4096)))
+        batches = list(decode.iter_frames(path, SampleSettings(fps=None, short_side=short_side)))
     times = np.concatenate([b.times_s for b in batches])
     idx = np.concatenate([b.indices for b in batches])
     images = np.concatenate([b.images for b in batches])
     h, w = images.shape[1:3]
-    assert (w, h) == decode.target_size(p.width, p.height, None)
+    assert (w, h) == decode.target_size(p.width, p.height, short_side)
     ref_t, ref = ffmpeg_decode(path, (w, h), p.interlaced)
     step = 1.0 / p.fps
     assert abs(len(times) - len(ref_t)) <= 1, (len(times), len(ref_t), p)
@@ -189,7 +208,7 @@ def test_clip_decodes_like_ffmpeg(clips, name):
     # a sparse sample (seeks) gives the same frames as the dense one
     with warnings.catch_warnings():
         warnings.simplefilter("error", decode.DecodeWarning)
-        sparse = list(decode.iter_frames(path, SampleSettings(fps=1.5, short_side=4096)))
+        sparse = list(decode.iter_frames(path, SampleSettings(fps=1.5, short_side=short_side)))
     s_idx = np.concatenate([b.indices for b in sparse])
     s_img = np.concatenate([b.images for b in sparse])
     for k, im in zip(s_idx, s_img, strict=True):
