@@ -23,7 +23,9 @@ from summarizer.config import SampleSettings
 from summarizer.errors import InputError
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
-SRC = ["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=2"]
+# testsrc2, softened a little: real footage has no saturated one-pixel edges, on which two
+# scalers (ours and FFmpeg's) differ more than any decoding difference would show.
+SRC = ["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=2,gblur=sigma=0.8"]
 H264 = ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "12", "-bf", "2"]
 THUMB = 32  # short side the frames are compared at (the store keeps 128; smaller is stricter on timing, kinder to scalers)
 
@@ -106,7 +108,7 @@ def clips(tmp_path_factory) -> dict[str, Path]:
             continue
         src = SRC
         if name == "interlaced_tff":  # 50 fields per second, woven into 25 frames
-            src = ["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=50:duration=2"]
+            src = ["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=50:duration=2,gblur=sigma=0.8"]
         path = d / f"{name}.{ext}"
         if run_ffmpeg("-loglevel", "error", *src, *args, str(path)).returncode == 0:
             out[name] = path
@@ -150,10 +152,10 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 NAMES = [*CLIPS, "rotated_90", "rotated_270"]
-# 10-bit to 8-bit conversion (FFmpeg dithers) and the anamorphic stretch go through another
-# scaler than FFmpeg's command line; on testsrc2's saturated one-pixel edges they differ by
-# a little more than elsewhere (the frame match is still checked against its neighbours).
-LOOSE = {"mkv_hevc_10bit": 32.0, "anamorphic_sar_4_3": 32.0}
+# 10-bit to 8-bit conversion (FFmpeg's command line dithers) and the anamorphic stretch go
+# through decord's scaler, not FFmpeg's filter: measured 34.5 dB on these synthetic edges
+# (and 23 dB against the neighbouring frames, which the loop below also checks).
+LOOSE = {"mkv_hevc_10bit": 33.0, "anamorphic_sar_4_3": 33.0}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -250,31 +252,39 @@ def test_backends_chosen(clips):
             assert decode.probe(clips[name]).backend == backend, name
 
 
-def test_corrupt_middle_goes_on_and_says_where(clips, tmp_path):
-    base = clips.get("mp4_h264_cfr")
+@pytest.mark.parametrize(
+    "name, cut",
+    [("mp4_h264_cfr", (0.40, 0.60)), ("ts_h264", (0.45, 0.52))],
+    ids=["mp4-decord-fails-pyav-goes-on", "ts-pyav"],
+)
+def test_corrupt_middle_goes_on_and_says_where(clips, tmp_path, name, cut):
+    """Random bytes over the middle of the file: the frames before and after come out (about
+    as many as FFmpeg gets), and the damaged span is a warning with its times."""
+    base = clips.get(name)
     if base is None:
         pytest.skip("no libx264")
     data = bytearray(base.read_bytes())
     rng = np.random.default_rng(0)
-    a, b = int(len(data) * 0.45), int(len(data) * 0.52)
+    a, b = int(len(data) * cut[0]), int(len(data) * cut[1])
     data[a:b] = rng.integers(0, 256, b - a, dtype=np.uint8).tobytes()
-    bad = tmp_path / "corrupt.mp4"
+    bad = tmp_path / f"corrupt{base.suffix}"
     bad.write_bytes(bytes(data))
     stats = decode.DecodeStats()
-    with pytest.warns(decode.DamagedFramesWarning, match=r"corrupt.mp4: .* from \d+\.\d\d s to"):
+    with pytest.warns(decode.DamagedFramesWarning, match=r"corrupt\.\w+: .* from \d+\.\d\d s to"):
         batches = list(
             decode.iter_frames(bad, SampleSettings(fps=None, short_side=THUMB), stats=stats)
         )
     times = np.concatenate([x.times_s for x in batches])
     assert stats.damaged_spans and all(0.3 < s < e <= 2.0 for s, e in stats.damaged_spans)
-    assert len(times) >= 25  # the frames before and after the damage
-    assert times[-1] > stats.damaged_spans[-1][1] - 1e-6 or times[-1] >= 1.9
+    assert sum(e - s for s, e in stats.damaged_spans) < 1.2  # the damage, not the whole file
+    ref_t, _ = ffmpeg_decode(bad, (8, 6), False)
+    assert abs(len(times) - len(ref_t)) <= 3 and times[0] < 0.3 and times[-1] > 1.5
     # sparse sampling and read_frames go on too
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", decode.DamagedFramesWarning)
         sparse = list(decode.iter_frames(bad, SampleSettings(fps=4, short_side=THUMB)))
         assert sum(len(x) for x in sparse) >= 5
-        got = decode.read_frames(bad, [0, 25, 49], short_side=THUMB)
+        got = decode.read_frames(bad, [0, 25, len(times) - 1], short_side=THUMB)
         assert got.images.shape[0] == 3
 
 

@@ -180,8 +180,7 @@ def choose(path: Path) -> IndexedSource:
 
     info, stream_index = inspect(path)
 
-    @functools.cache
-    def with_pyav(why: str = "") -> IndexedSource:
+    def with_pyav(why: str) -> IndexedSource:
         index = pyav_source.build_index(path, info, stream_index)
         return pyav_source.PyAVSource(path, index, stream_index, why)
 
@@ -202,8 +201,13 @@ def choose(path: Path) -> IndexedSource:
         except decord_source.DecordRejected as exc:
             why = str(exc)
         if why is None:
+            # PyAV takes over part way with decord's index (the same frame numbers): it
+            # matches decoded frames by their stream times, which both read alike.
             return decord_source.DecordSource(
-                path, index, native, lambda: with_pyav("decord failed part way")
+                path,
+                index,
+                native,
+                lambda: pyav_source.PyAVSource(path, index, stream_index, "decord failed"),
             )
     return with_pyav(why)
 

@@ -32,7 +32,7 @@ from summarizer.errors import InputError
 
 # Seeking costs about as much as decoding this many frames; seek only when it saves more.
 SEEK_COST_FRAMES = 48
-MAX_INDEX_DECODE_S = 3600.0  # an index made by decoding (no packet times) stops here
+MAX_INDEX_DECODE_S = 6 * 3600.0  # an index made by decoding (no packet times) stops here
 
 
 @contextlib.contextmanager
@@ -62,6 +62,30 @@ def _is_cover(stream) -> bool:
     import av
 
     return bool(int(stream.disposition) & int(av.stream.Disposition.attached_pic))
+
+
+MAX_DEMUX_ERRORS = 32  # read errors in a row before the data is taken to end there
+
+
+def packets(container, stream, errors: list[int] | None = None) -> Iterator:
+    """The stream's packets, reading on past damaged data (as FFmpeg's command line does):
+    after a read error the demuxer resyncs at the next packet it recognises. Stops at the
+    end, or after `MAX_DEMUX_ERRORS` errors in a row; each error is counted in `errors`."""
+    import av
+
+    failures = 0
+    while failures < MAX_DEMUX_ERRORS:
+        try:
+            for pkt in container.demux(stream):
+                failures = 0
+                yield pkt
+            return
+        except av.EOFError:
+            return
+        except av.FFmpegError:
+            failures += 1
+            if errors is not None:
+                errors.append(1)
 
 
 class FrameConverter:
@@ -119,7 +143,6 @@ class _Deinterlacer:
 
 def build_index(path: Path, info: StreamInfo, stream_index: int) -> VideoIndex:
     """The frame index from the packets (no decoding), or by decoding when they have no times."""
-    import av
 
     pts: list[int | None] = []
     durs: list[int] = []
@@ -128,15 +151,14 @@ def build_index(path: Path, info: StreamInfo, stream_index: int) -> VideoIndex:
     cut = False
     with open_stream(path, stream_index) as (container, stream):
         tb = float(stream.time_base or 0)
-        try:
-            for pkt in container.demux(stream):
-                if pkt.size == 0:
-                    continue
-                pts.append(pkt.pts)
-                durs.append(int(pkt.duration or 0))
-                keys.append(bool(pkt.is_keyframe))
-        except av.FFmpegError:
-            cut = True  # the container's data ends or breaks here
+        errors: list[int] = []
+        for pkt in packets(container, stream, errors):
+            if pkt.size == 0:
+                continue
+            pts.append(pkt.pts)
+            durs.append(int(pkt.duration or 0))
+            keys.append(bool(pkt.is_keyframe))
+        cut = bool(errors)  # the container's data breaks somewhere
     if not pts:
         raise InputError(f"{path.name} has no frames")
     if tb <= 0 or any(p is None for p in pts):
@@ -167,21 +189,20 @@ def _decoded_index(path: Path, info: StreamInfo, stream_index: int, cut: bool) -
     keys: list[int] = []
     rate = info.rate or 25.0
     with open_stream(path, stream_index) as (container, stream):
-        try:
-            for pkt in container.demux(stream):
-                try:
-                    frames = pkt.decode()
-                except av.FFmpegError:
-                    continue
-                for fr in frames:
-                    t = fr.time
-                    times.append(float(t) if t is not None else np.nan)
-                    if fr.key_frame:
-                        keys.append(len(times) - 1)
-                if len(times) / rate > MAX_INDEX_DECODE_S * 4:
-                    break
-        except av.FFmpegError:
-            cut = True
+        errors: list[int] = []
+        for pkt in packets(container, stream, errors):
+            try:
+                frames = pkt.decode()
+            except av.FFmpegError:
+                continue
+            for fr in frames:
+                t = fr.time
+                times.append(float(t) if t is not None else np.nan)
+                if fr.key_frame:
+                    keys.append(len(times) - 1)
+            if len(times) / rate > MAX_INDEX_DECODE_S:
+                break
+        cut = cut or bool(errors)
     if not times:
         raise InputError(f"{path.name} has no frames that can be decoded")
     t = np.asarray(times, dtype=np.float64)
@@ -238,7 +259,7 @@ class PyAVSource(IndexedSource):
 
         deint = _Deinterlacer(stream) if self.index.info.interlaced else None
         tb = float(stream.time_base)
-        for pkt in container.demux(stream):
+        for pkt in packets(container, stream):
             try:
                 frames = pkt.decode()
             except av.FFmpegError:  # a packet the decoder rejects: damage near it
@@ -342,10 +363,15 @@ class PyAVSource(IndexedSource):
                         images, idxs = [], []
                         cap = next(sizes)
         end = n - 1 if tail else (int(want[-1]) if len(want) else -1)
-        if last[0] < end:
+        if last[0] < end and not (idx.missing_s > 0 and last[0] >= n - 1 - self._cut_slack()):
             damage.add(last[0] + 1, end)  # the data ends (or breaks) before these
         if images:
             yield make_batch(times, idxs, images)
+
+    def _cut_slack(self) -> int:
+        """Frames at the cut of a truncated file that may not decode (their references or
+        their own data were cut off): part of the truncation, not separate damage."""
+        return max(4, int(round(self.index.fps)))
 
     def _match(self, t: float | None, last: int) -> int:
         """The index of a decoded frame: by its time, or by its order when it has none."""

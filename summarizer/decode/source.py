@@ -190,17 +190,22 @@ class DamageLog:
         self.stats = stats
         self.spans: list[tuple[int, int]] = []  # [first, last] frame indices
         self._open: list[int] | None = None
+        self._count = 0  # damaged frames in the open span (it may hold good ones between)
+        # damage less than half a second apart is one span (one warning)
+        self.merge_gap = max(2, int(round(index.fps * 0.5)))
 
     def add(self, first: int, last: int | None = None) -> None:
         """Frames first..last (inclusive) are damaged."""
         last = first if last is None else last
         if last < first:
             return
-        if self._open is not None and first <= self._open[1] + 2:
+        if self._open is not None and first <= self._open[1] + self.merge_gap:
+            self._count += max(0, last - max(first - 1, self._open[1]))
             self._open[1] = max(self._open[1], last)
             return
         self.flush()
         self._open = [first, last]
+        self._count = last - first + 1
 
     def flush(self) -> None:
         if self._open is None:
@@ -213,7 +218,7 @@ class DamageLog:
         self.spans.append((first, last))
         if self.stats is not None:
             self.stats.damaged_spans.append((start, end))
-        count = last - first + 1
+        count = self._count
         warnings.warn(
             DamagedFramesWarning(
                 f"{self.name}: {count} frame{'s' * (count > 1)} from {start:.2f} s to "
@@ -234,9 +239,9 @@ def warn_truncated(name: str, index: VideoIndex, stats: DecodeStats | None) -> N
     have = index.end_s
     warnings.warn(
         TruncatedVideoWarning(
-            f"{name} is truncated: its index says {have + index.missing_s:.2f} s but the data "
-            f"ends at {have:.2f} s ({index.missing_s:.2f} s missing); only the frames that are "
-            "there are used"
+            f"{name} is truncated (or its data breaks off): its index says "
+            f"{have + index.missing_s:.2f} s but the readable data ends at {have:.2f} s "
+            f"({index.missing_s:.2f} s missing); only the frames that are there are used"
         ),
         stacklevel=4,
     )
