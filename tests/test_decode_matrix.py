@@ -114,7 +114,7 @@ def clips(tmp_path_factory) -> dict[str, Path]:
             out[name] = path
     base = out.get("mp4_h264_cfr")
     if base is not None:
-        for deg in (90, 270):
+        for deg in (90, 180, 270):
             rot = d / f"rotated_{deg}.mp4"
             run_ffmpeg("-loglevel", "error", "-display_rotation", str(deg), "-i", str(base),
                        "-c", "copy", str(rot))  # fmt: skip
@@ -151,7 +151,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return 99.0 if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
-NAMES = [*CLIPS, "rotated_90", "rotated_270"]
+NAMES = [*CLIPS, "rotated_90", "rotated_180", "rotated_270"]
 # 10-bit to 8-bit conversion (FFmpeg's command line dithers) and the anamorphic stretch go
 # through decord's scaler, not FFmpeg's filter: measured 34.5 dB on these synthetic edges
 # (and 23 dB against the neighbouring frames, which the loop below also checks).
@@ -306,3 +306,58 @@ def test_absurd_fps_is_a_clear_error(clips):
     # far above the source rate but bounded: every frame once
     got = list(decode.iter_frames(path, SampleSettings(fps=1e5, short_side=THUMB)))
     assert sum(len(b) for b in got) == decode.probe(path).frame_count
+
+
+SEAM_SHOTS = [
+    (3.24, "static", 701),
+    (4.12, "pan", 702),
+    (3.68, "motion", 703),
+    (3.2, "static", 704),
+]
+SEAM_FORMATS = {  # the same content in the containers that go through other paths
+    "mkv_vp9": ("mkv", ["-c:v", "libvpx-vp9", "-b:v", "600k", "-cpu-used", "8"]),
+    "avi_xvid_packed_bframes": ("avi", ["-c:v", "libxvid", "-bf", "2", "-q:v", "3"]),
+    "ts_h264": ("ts", ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-f", "mpegts"]),
+    "ps_mpeg2": ("mpg", ["-c:v", "mpeg2video", "-q:v", "3", "-f", "mpeg"]),
+    "flv": ("flv", ["-c:v", "flv", "-q:v", "3"]),
+    "mov_mjpeg": ("mov", ["-c:v", "mjpeg", "-q:v", "3"]),
+}
+
+
+@pytest.fixture(scope="module")
+def seam_videos(tmp_path_factory) -> dict[str, Path]:
+    from summarizer.synth import Shot, make_video
+
+    d = tmp_path_factory.mktemp("seams")
+    base = d / "cuts.mp4"
+    make_video(base, [Shot(k, t, seed=s) for t, k, s in SEAM_SHOTS], fps=25.0, size=(160, 120))
+    out = {"mp4_h264": base}
+    for name, (ext, args) in SEAM_FORMATS.items():
+        path = d / f"cuts_{name}.{ext}"
+        if run_ffmpeg("-loglevel", "error", "-i", str(base), *args, str(path)).returncode == 0:
+            out[name] = path
+    return out
+
+
+@pytest.mark.parametrize("name", list(SEAM_FORMATS))
+def test_seams_equal_those_of_the_mp4(seam_videos, tmp_path, name):
+    """The whole flow (decode, pixels embedding, seams, frame-exact refine) finds the same
+    seams in every container as in the MP4 H.264 of the same content (issue 11)."""
+    from summarizer.config import EmbedSettings
+    from summarizer.flow import embed_video, find_scenes, open_video
+    from summarizer.scenes.seams import SeamSettings
+    from summarizer.store import Store
+
+    if name not in seam_videos:
+        pytest.skip(f"this FFmpeg cannot write {name}")
+    store = Store(tmp_path / "store")
+    sample, embed = SampleSettings(), EmbedSettings(embedder="pixels")
+
+    def seams(path: Path) -> np.ndarray:
+        ev = embed_video(open_video(path, store, sample), sample, embed, store)
+        return np.asarray(find_scenes(ev, SeamSettings()).seams_s, dtype=float)
+
+    want = seams(seam_videos["mp4_h264"])
+    got = seams(seam_videos[name])
+    assert len(want) >= 3 and len(got) == len(want), (want, got)
+    np.testing.assert_allclose(got, want, atol=1.0 / 25 + 1e-3)
