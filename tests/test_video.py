@@ -493,3 +493,30 @@ def test_missing_path():
         collect("/no/such/video.mp4", SampleSettings())
     with pytest.raises(InputError, match="not found"):
         video.read_frames("/no/such/video.mp4", [0])
+
+
+def test_sizes_from_settings_are_bounded():
+    """fps 1e9 on a 3 s video is a clear error, not 24 GB of targets (issue 15); a rate far
+    above the source's gives each frame once without listing the targets; batches of huge
+    frames are capped by bytes, whatever batch_frames says."""
+    times = np.arange(75) / 25.0
+    with pytest.raises(SettingsError, match=r"fps 1e\+09 asks for 3e\+09 frames"):
+        video.select_indices(times, SampleSettings(fps=1e9))
+    np.testing.assert_array_equal(
+        video.select_indices(times, SampleSettings(fps=1e6)), np.arange(75)
+    )
+    rng = np.random.default_rng(3)
+    for _ in range(50):  # the shortcut agrees with the target-by-target answer
+        t = np.cumsum(rng.uniform(0.01, 0.3, 40))
+        t -= t[0]
+        fps = float(rng.uniform(0.5, 300))
+        s = SampleSettings(fps=fps)
+        count = int(np.ceil((t[-1] + np.median(np.diff(t))) * fps))
+        targets = np.arange(count) / fps
+        pos = np.searchsorted(t, targets)
+        left, right = np.clip(pos - 1, 0, 39), np.clip(pos, 0, 39)
+        near = np.where(np.abs(t[left] - targets) <= np.abs(t[right] - targets), left, right)
+        np.testing.assert_array_equal(video.select_indices(t, s), np.unique(near))
+    from summarizer.decode.source import batch_cap
+
+    assert batch_cap(10**9, (7680, 4320)) == 2 and batch_cap(64, (398, 224)) == 64

@@ -22,7 +22,7 @@ from summarizer.decode.sampling import (
     select_indices,
     target_size,
 )
-from summarizer.decode.source import DecodeStats, UnreadableImageWarning, ramp
+from summarizer.decode.source import DecodeStats, UnreadableImageWarning, batch_cap, ramp
 from summarizer.errors import InputError
 
 IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp"})
@@ -168,7 +168,7 @@ class FolderSource:
         images: list[np.ndarray] = []
         idxs: list[int] = []
         produced = 0
-        sizes = ramp(settings.batch_frames)
+        sizes = ramp(batch_cap(settings.batch_frames, size))
         cap = next(sizes)
         for i in sel:
             f = info.files[int(i)]

@@ -21,6 +21,7 @@ from summarizer.decode.source import (
     DamageLog,
     DecodeStats,
     VideoIndex,
+    batch_cap,
     empty_batch,
     warn_truncated,
 )
@@ -79,7 +80,8 @@ class IndexedSource:
         damage = DamageLog(self.path.name, index, stats)
         produced = 0
         try:
-            for b in self._run(wanted, size, settings.batch_frames, damage, settings.end_s is None):
+            batch = batch_cap(settings.batch_frames, size)
+            for b in self._run(wanted, size, batch, damage, settings.end_s is None):
                 produced += len(b)
                 if stats is not None:
                     stats.frames += len(b)

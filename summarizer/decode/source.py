@@ -24,6 +24,7 @@ from summarizer.config import SampleSettings
 from summarizer.data import FrameBatch, Probe
 
 FIRST_BATCH = 4  # batches start this small and double up to batch_frames
+MAX_BATCH_BYTES = 256 * 2**20  # a batch never holds more pixels than this, whatever the settings
 
 
 class DecodeWarning(UserWarning):
@@ -167,6 +168,12 @@ def ramp(batch: int) -> Iterator[int]:
     while True:
         yield size
         size = min(batch, size * 2)
+
+
+def batch_cap(batch_frames: int, size: tuple[int, int]) -> int:
+    """Frames per batch: `batch_frames`, but at most `MAX_BATCH_BYTES` of RGB at `size`."""
+    w, h = size
+    return max(1, min(int(batch_frames), MAX_BATCH_BYTES // max(1, w * h * 3)))
 
 
 def make_batch(times: np.ndarray, idxs: Sequence[int], images: list[np.ndarray]) -> FrameBatch:
