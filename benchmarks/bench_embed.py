@@ -35,9 +35,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from summarizer import decode as video  # noqa: E402
 from summarizer import embed, synth  # noqa: E402
 from summarizer.config import EmbedSettings, SampleSettings  # noqa: E402
-from summarizer.decode import video  # noqa: E402
 
 SIZE = (640, 360)
 FPS = 25.0

@@ -10,13 +10,27 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Probe:
-    """What a video (or image folder) is: rate, length and size."""
+    """What a video (or image folder) is: rate, length, size as displayed, who decodes it.
+
+    width/height: as people see it (sample aspect ratio and rotation applied).
+    backend: the decoder the probe chose ("decord", "pyav", "images"; "" when unknown).
+    rotation: clockwise degrees the stored picture is turned for display.
+    sample_aspect: pixel width / pixel height of the stored picture (anamorphic != 1).
+    missing_s: seconds the file's index promises but its data lacks (a truncated file).
+    """
 
     fps: float
     frame_count: int
     duration_s: float
     width: int
     height: int
+    backend: str = ""
+    codec: str = ""
+    container: str = ""
+    rotation: int = 0
+    sample_aspect: float = 1.0
+    interlaced: bool = False
+    missing_s: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ def open_video(
     Raises `InputError` (missing path, not a video, no video stream, no frames) before
     anything is written to the store.
     """
-    from summarizer.decode import video
+    from summarizer import decode as video
 
     p = Path(path).expanduser()
     if not p.exists():
@@ -98,7 +98,7 @@ def expected_frames(probe: Probe, sample: SampleSettings) -> int:
     if sample.fps >= fps or source == 0:
         return source
     # Targets start_s + k / fps before the end, each taking the nearest frame (what
-    # `summarizer.decode.video.select_indices` does).
+    # `summarizer.decode.select_indices` does).
     return min(source, max(1, int(math.ceil(span * sample.fps - 1e-6))))
 
 
@@ -182,7 +182,7 @@ def _compute_embedding(
     t0: float,
 ) -> dict[str, Any]:
     """Decode, embed and thumbnail `ref` into `out` batch by batch; returns the metadata."""
-    from summarizer.decode import video as video_mod
+    from summarizer import decode as video_mod
     from summarizer.decode.thumbnails import Thumbnailer
     from summarizer.embed import get_embedder
     from summarizer.prefetch import QUEUE_BATCHES, Prefetch

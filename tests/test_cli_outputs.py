@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from summarizer.cli.main import main
-from summarizer.decode.video import probe
+from summarizer.decode import probe
 from summarizer.synth import Shot, make_video
 
 

@@ -258,8 +258,8 @@ def test_pixels_brightness_change_is_small_scene_change_is_large(frames):
 
 def test_pixels_separates_hard_cuts_from_motion(tmp_path):
     """Successor distances at hard cuts stand clear above pans, zooms, flicker and motion."""
+    from summarizer import decode as video
     from summarizer.config import SampleSettings
-    from summarizer.decode import video
 
     kinds = ["static", "pan", "zoom", "flicker", "motion", "pan", "flicker", "zoom"]
     shots = [synth.Shot(k, 2.0, seed=10 + i) for i, k in enumerate(kinds)]

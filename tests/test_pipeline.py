@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from summarizer import decode as video_mod
 from summarizer import flow as pipeline
 from summarizer import synth
 from summarizer.config import EmbedSettings, SampleSettings
 from summarizer.data import FrameBatch
-from summarizer.decode import video as video_mod
 from summarizer.decode.thumbnails import Thumbnailer
 from summarizer.errors import InputError
 from summarizer.flow import embed_video, load_embedded, open_video

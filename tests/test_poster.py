@@ -169,8 +169,8 @@ def test_pdf_has_the_print_size(tmp_path):
 
 
 def test_tiles_from_the_video_in_small_groups(tmp_path, monkeypatch):
+    from summarizer import decode as video_mod
     from summarizer import synth
-    from summarizer.decode import video as video_mod
 
     path = tmp_path / "clip.mp4"
     synth.make_video(path, [synth.Shot("pan", 4.0, seed=7)], size=(320, 180), fps=10)

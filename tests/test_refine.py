@@ -10,7 +10,7 @@ from PIL import Image
 
 from summarizer.cli.main import main
 from summarizer.config import EmbedSettings, SampleSettings
-from summarizer.decode.video import read_frames
+from summarizer.decode import read_frames
 from summarizer.errors import InputError
 from summarizer.flow import embed_video, open_video
 from summarizer.scenes.refine import cut_in_run, locate_cut, refine_segmentation

@@ -1,4 +1,4 @@
-"""summarizer.decode.video: timestamps, sampling, resizing, batches, image folders, bad inputs."""
+"""summarizer.decode: timestamps, sampling, resizing, batches, image folders, bad inputs."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from summarizer import decode as video
 from summarizer import synth
 from summarizer.config import SampleSettings
-from summarizer.decode import video
 from summarizer.errors import InputError, SettingsError
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
@@ -224,14 +224,16 @@ def test_memory_stays_flat(tmp_path):
 
 
 def test_iter_frames_is_lazy(cfr, monkeypatch):
+    from summarizer.decode.indexed import IndexedSource
+
     calls = []
-    real = video._read
+    real = IndexedSource._run
 
     def spy(*a, **k):
         calls.append(1)
         yield from real(*a, **k)
 
-    monkeypatch.setattr(video, "_read", spy)
+    monkeypatch.setattr(IndexedSource, "_run", spy)
     gen = video.iter_frames(cfr, SampleSettings())
     assert calls == []  # nothing decoded until asked
     next(gen)
@@ -283,10 +285,10 @@ CONTAINERS = {  # extension: (ffmpeg output args, which decoder reads it)
     "mkv": (["-c:v", "libx264", "-g", "50", "-pix_fmt", "yuv420p"], "decord"),
     "webm": (["-c:v", "libvpx-vp9", "-g", "50", "-b:v", "300k"], "decord"),
     "avi": (["-c:v", "mpeg4", "-q:v", "2", "-g", "50"], "decord"),
-    "ts": (["-c:v", "libx264", "-g", "50", "-pix_fmt", "yuv420p"], "ffmpeg"),
-    "mpg": (["-c:v", "mpeg2video", "-q:v", "2", "-g", "12"], "ffmpeg"),
-    "h264": (["-c:v", "libx264", "-g", "50", "-pix_fmt", "yuv420p"], "ffmpeg"),
-    "gif": (["-frames:v", "50"], "ffmpeg"),
+    "ts": (["-c:v", "libx264", "-g", "50", "-pix_fmt", "yuv420p"], "pyav"),
+    "mpg": (["-c:v", "mpeg2video", "-q:v", "2", "-g", "12"], "pyav"),
+    "h264": (["-c:v", "libx264", "-g", "50", "-pix_fmt", "yuv420p"], "pyav"),
+    "gif": (["-frames:v", "50"], "pyav"),
 }
 
 
@@ -294,11 +296,11 @@ CONTAINERS = {  # extension: (ffmpeg output args, which decoder reads it)
 def test_containers_give_the_right_frames(coded, tmp_path, fmt):
     """Every container gives the frames it says, sparse or dense. decord misreads MPEG-TS
     (wrong frames) and MPEG-PS (wrong seeks) and cannot open raw H.264 or GIF: those go
-    through the ffmpeg pipe."""
+    through PyAV."""
     args, backend = CONTAINERS[fmt]
     out = tmp_path / f"coded.{fmt}"
     ffmpeg("-i", str(coded), *args, str(out))
-    assert video._index(out).backend == backend
+    assert video.open_source(out).backend == backend == video.probe(out).backend
     n = 50 if fmt == "gif" else 300
     p = video.probe(out)
     assert p.frame_count == n and (p.width, p.height) == (160, 120)
@@ -452,7 +454,6 @@ def bad_files(tmp_path_factory, cfr) -> dict[str, Path]:
         ("text", "cannot be read: not a video"),
         ("empty", "empty file"),
         ("truncated", "truncated"),
-        ("truncated_faststart", "truncated or corrupt"),
         ("audio", "no video stream"),
         ("zero", "no video stream|no frames"),
         ("zero_mkv", "no video stream|no frames"),
@@ -465,13 +466,24 @@ def test_bad_inputs_raise_one_clear_error(bad_files, kind, message):
         collect(path, SampleSettings())
     text = str(info.value)
     assert "\n" not in text and path.name in text and len(text) < 300
-    if kind == "truncated_faststart":
-        # Its index is intact up to the cut, so the probe describes the readable part; the
-        # decode fails where the data ends.
-        assert video.probe(path).frame_count < 100
-    else:
-        with pytest.raises(InputError, match=message):
-            video.probe(path)
+    with pytest.raises(InputError, match=message):
+        video.probe(path)
+
+
+def test_truncated_faststart_gives_what_it_has_and_says_so(bad_files):
+    """An MP4 with its index first, cut in half (an interrupted download): the frames that are
+    there, and a warning saying what is missing; never presented as complete (issue 15)."""
+    path = bad_files["truncated_faststart"]
+    p = video.probe(path)
+    assert p.frame_count < 100 and p.duration_s < 4.0 - 1.0  # the readable part
+    assert p.missing_s == pytest.approx(4.0 - p.duration_s, abs=0.1)
+    stats = video.DecodeStats()
+    with pytest.warns(video.TruncatedVideoWarning, match=r"truncated.*4\.00 s.*missing") as rec:
+        batches = list(video.iter_frames(path, SampleSettings(fps=5, short_side=60), stats=stats))
+    times = np.concatenate([b.times_s for b in batches])
+    assert len(times) > 0 and times[-1] < p.duration_s
+    assert stats.missing_s == p.missing_s
+    assert path.name in str(rec[0].message)
 
 
 def test_missing_path():
@@ -481,3 +493,30 @@ def test_missing_path():
         collect("/no/such/video.mp4", SampleSettings())
     with pytest.raises(InputError, match="not found"):
         video.read_frames("/no/such/video.mp4", [0])
+
+
+def test_sizes_from_settings_are_bounded():
+    """fps 1e9 on a 3 s video is a clear error, not 24 GB of targets (issue 15); a rate far
+    above the source's gives each frame once without listing the targets; batches of huge
+    frames are capped by bytes, whatever batch_frames says."""
+    times = np.arange(75) / 25.0
+    with pytest.raises(SettingsError, match=r"fps 1e\+09 asks for 3e\+09 frames"):
+        video.select_indices(times, SampleSettings(fps=1e9))
+    np.testing.assert_array_equal(
+        video.select_indices(times, SampleSettings(fps=1e6)), np.arange(75)
+    )
+    rng = np.random.default_rng(3)
+    for _ in range(50):  # the shortcut agrees with the target-by-target answer
+        t = np.cumsum(rng.uniform(0.01, 0.3, 40))
+        t -= t[0]
+        fps = float(rng.uniform(0.5, 300))
+        s = SampleSettings(fps=fps)
+        count = int(np.ceil((t[-1] + np.median(np.diff(t))) * fps))
+        targets = np.arange(count) / fps
+        pos = np.searchsorted(t, targets)
+        left, right = np.clip(pos - 1, 0, 39), np.clip(pos, 0, 39)
+        near = np.where(np.abs(t[left] - targets) <= np.abs(t[right] - targets), left, right)
+        np.testing.assert_array_equal(video.select_indices(t, s), np.unique(near))
+    from summarizer.decode.source import batch_cap
+
+    assert batch_cap(10**9, (7680, 4320)) == 2 and batch_cap(64, (398, 224)) == 64

@@ -39,7 +39,7 @@ def frame_images(thumbnails: np.ndarray, max_images: int = 400, width: int = 160
 
 def decode_frames(ev: Any, positions: Sequence[int], short_side: int | None) -> np.ndarray:
     """Frames at `positions` from the kept source (uncached; thumbnails if it is gone)."""
-    from summarizer.decode.video import read_frames
+    from summarizer.decode import read_frames
     from summarizer.errors import AtlasError
 
     positions = [int(p) for p in positions]

@@ -333,7 +333,7 @@ def _source_tiles(
     """
     from PIL import Image
 
-    from summarizer.decode import video as video_mod
+    from summarizer import decode as video_mod
 
     pr = video_mod.probe(path)
     short = _decode_short_side(pr.width, pr.height, tile, fit)

@@ -19,7 +19,7 @@ The refined time is the presentation time of that frame, so a segment starting t
 no frame of the previous shot. It lies in (t[c-1], t[c]] for the two samples c-1, c around
 the cut, so every sampled frame (and every keyframe) stays in the segment it was in.
 
-Cost: one `summarizer.decode.video.read_frames` call per group of cuts (sorted source indices,
+Cost: one `summarizer.decode.read_frames` call per group of cuts (sorted source indices,
 decoded in one sequential pass that skips between cuts and seeks when a key frame lies far
 ahead), about (source fps / sample fps) small frames per cut. Image folders have no frames
 between samples: they are returned unchanged.
@@ -106,7 +106,7 @@ def _decode_runs(
 ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
     """(run number, times, images) of each run of source indices, decoded in as few
     `read_frames` calls (each one sequential pass) as `CHUNK_FRAMES` allows."""
-    from summarizer.decode.video import read_frames
+    from summarizer.decode import read_frames
 
     i = 0
     while i < len(runs):

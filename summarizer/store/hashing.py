@@ -23,7 +23,7 @@ def hash_file(path: str | Path) -> str:
 
 def image_files(folder: str | Path) -> list[Path]:
     """The image files directly inside `folder` (the ones `summarizer.decode` reads), sorted."""
-    from summarizer.decode.video import IMAGE_EXTS
+    from summarizer.decode import IMAGE_EXTS
 
     return sorted(
         (p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS),

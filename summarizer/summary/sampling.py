@@ -1,6 +1,6 @@
 """The ``sample`` flow: decode -> minimum interval -> dedup buffer -> gate -> kept frames.
 
-Frames stream through in bounded batches (`summarizer.decode.video.iter_frames`: target fps or
+Frames stream through in bounded batches (`summarizer.decode.iter_frames`: target fps or
 every n-th frame, start/end time, keyframes only, image folders), so memory stays flat
 whatever the length. Each frame ends in exactly one place: kept (with the reasons the
 buffer and the gate kept it) or dropped, counted by reason:
@@ -129,9 +129,9 @@ def sample_frames(
         it wrote, recorded in `KeptFrame.file`. Without it the kept images are collected in
         `SampleResult.images` (fine for short inputs and tests).
     progress: ``progress(decoded, total)`` after each decoded batch.
-    Unreadable images are skipped with a `summarizer.decode.video.UnreadableImageWarning` each.
+    Unreadable images are skipped with a `summarizer.decode.UnreadableImageWarning` each.
     """
-    from summarizer.decode import video
+    from summarizer import decode as video
 
     sample = sample or SampleSettings()
     sampler = sampler or SamplerSettings()
@@ -189,7 +189,7 @@ def sample_frames(
 
 def sample_with_warnings(*args: Any, **kwargs: Any) -> tuple[SampleResult, list[str]]:
     """`sample_frames`, with the skipped-image warnings returned as lines instead of shown."""
-    from summarizer.decode.video import UnreadableImageWarning
+    from summarizer.decode import UnreadableImageWarning
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UnreadableImageWarning)

@@ -158,8 +158,8 @@ def settings_from(args: argparse.Namespace, config: dict[str, Any]):
 
 
 def run(args: argparse.Namespace) -> int:
+    from summarizer import decode as video
     from summarizer.cli.progress import TqdmProgress
-    from summarizer.decode import video
     from summarizer.errors import InputError
     from summarizer.flow import expected_frames
     from summarizer.outputs import files as export

@@ -123,7 +123,7 @@ def keyframe_images(ev, frames: np.ndarray, sample, thumbnails_only: bool) -> li
     thumbs = [np.asarray(ev.thumbnails[i]) for i in frames]
     if thumbnails_only or len(frames) == 0:
         return thumbs
-    from summarizer.decode.video import read_frames
+    from summarizer.decode import read_frames
     from summarizer.errors import AtlasError
 
     try:
