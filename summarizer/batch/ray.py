@@ -301,7 +301,7 @@ class RayEngine:
             compute=ray.data.ActorPoolStrategy(size=self.workers),
             **actor,
         )
-        return ds.map(finish, num_cpus=0.5)
+        return ds.map(finish, num_cpus=1)  # decode and finish tasks share the worker processes
 
     def run(self, jobs: Sequence[Job], on_done: Callable[[Outcome], None]) -> None:
         """Run `jobs`, calling `on_done` in this thread as each video finishes."""
