@@ -112,31 +112,13 @@ def already_done(job: Job, store: Any, sha256: str) -> Outcome | None:
     )
 
 
-def scenes_and_summary(embedded: Any, settings: Settings, store: Any) -> tuple[Any, Any]:
-    """Seams/segments (refined to the frame for video files) and the KMeans summary."""
-    from summarizer import flow
+def scenes_and_summary(embedded: Any, settings: Settings) -> tuple[Any, Any]:
+    """Seams/segments (refined to the frame for video files) and the KMeans summary, as
+    `flow.summarize` makes them."""
+    from summarizer.flow import find_scenes, summarize_frames
 
-    if hasattr(flow, "find_scenes"):
-        return (
-            flow.find_scenes(embedded, settings, store),
-            flow.summarize_frames(embedded, settings),
-        )
-    from summarizer.scenes.segments import segment_video
-    from summarizer.summary.kmeans import select_keyframes
-
-    seg = segment_video(embedded, settings.seams)
-    if embedded.ref.kind == "video":
-        from summarizer.scenes.refine import refine_segmentation
-
-        seg = refine_segmentation(embedded.ref.path, embedded, seg)
-    summary = select_keyframes(
-        embedded.embeddings,
-        embedded.times_s,
-        settings.summary,
-        images=embedded.thumbnails,
-        duration_s=embedded.ref.probe.duration_s or None,
-    )
-    return seg, summary
+    seg = find_scenes(embedded, settings.seams, refine=True)
+    return seg, summarize_frames(embedded, settings.summary).summary
 
 
 def finish_job(job: Job, store: Any, embedded: Any, t0: float) -> Outcome:
@@ -144,7 +126,7 @@ def finish_job(job: Job, store: Any, embedded: Any, t0: float) -> Outcome:
     from summarizer.flow import VideoSummary
     from summarizer.outputs.files import write_json
 
-    seg, summary = scenes_and_summary(embedded, job.settings, store)
+    seg, summary = scenes_and_summary(embedded, job.settings)
     doc = VideoSummary(embedded, seg, summary).to_dict()
     n = len(embedded.times_s)
     doc["batch"] = {"source": job.source, "frames": n, "cache_hit": bool(embedded.cache_hit)}

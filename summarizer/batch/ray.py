@@ -77,7 +77,8 @@ def _ref_from_json(text: str):
 def decode_row(job: Job, i: int) -> dict[str, Any]:
     """Stage 1: open, skip when done, decode the sampled frames and their thumbnails."""
     from summarizer.decode import video
-    from summarizer.flow import Thumbnailer, embed_key, open_video
+    from summarizer.decode.thumbnails import Thumbnailer
+    from summarizer.flow import embed_key, open_video
 
     t0 = time.perf_counter()
     sha = ""
