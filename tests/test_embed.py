@@ -313,3 +313,24 @@ def test_runtime_apply_sets_threads_and_wait_policy_once():
     assert _python(code, OMP_WAIT_POLICY="ACTIVE", OMP_NUM_THREADS="1") == "ACTIVE 1"
     with pytest.raises(SettingsError):
         embed.runtime.RuntimeSettings(threads=0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_pinned_staging_uploads_every_chunk_intact():
+    from summarizer.embed.clip import PinnedStaging
+
+    staging, dev = PinnedStaging(), torch.device("cuda")
+    rng = np.random.default_rng(0)
+    chunks = [rng.integers(0, 255, (n, 30, 40, 3), dtype=np.uint8) for n in (5, 9, 2, 9, 7)]
+    on_gpu = [staging.upload(c, dev) for c in chunks]  # buffers reused while copies fly
+    for c, g in zip(chunks, on_gpu, strict=True):
+        np.testing.assert_array_equal(g.cpu().numpy(), c)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_gpu_fp16_agrees_with_cpu_fp32(tiny_ckpt, frames):
+    cpu = embed.get_embedder(tiny(tiny_ckpt, device="cpu", precision="fp32"))
+    gpu = embed.get_embedder(tiny(tiny_ckpt, device="cuda", precision="fp16"))
+    assert gpu.batch_size >= embed.clip.GPU_BATCH
+    a, b = cpu.embed_images(frames), gpu.embed_images(frames)
+    assert (a * b).sum(1).min() >= 0.99

@@ -10,7 +10,9 @@ back in one copy per call. Weights are found by `summarizer.embed.weights`.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -82,6 +84,7 @@ class ClipEmbedder:
             self.batch_size = max(self.batch_size, GPU_BATCH)
         self.dim = int(getattr(model, "embed_dim", 0) or self._probe_dim())
         self._tokenizer = None
+        self._staging = PinnedStaging()
 
     def _probe_dim(self) -> int:
         out = self.embed_images(np.zeros((1, *self.image_size, 3), dtype=np.uint8))
@@ -95,11 +98,10 @@ class ClipEmbedder:
 
         if images.ndim != 4 or images.shape[-1] != 3:
             raise ValueError(f"images must be uint8 (N, H, W, 3), got shape {images.shape}")
-        x = torch.from_numpy(np.ascontiguousarray(images))
         if self.device.type == "cuda":
-            x = x.pin_memory().to(self.device, non_blocking=True)
+            x = self._staging.upload(images, self.device)
         else:
-            x = x.to(self.device)
+            x = torch.from_numpy(np.ascontiguousarray(images)).to(self.device)
         x = x.permute(0, 3, 1, 2).float()
         th, tw = self.image_size
         h, w = x.shape[-2:]
@@ -169,3 +171,43 @@ class ClipEmbedder:
             f"ClipEmbedder({self.model_id}, device={self.device}, dtype={self.dtype}, "
             f"weights={self.weights.source})"
         )
+
+
+class PinnedStaging:
+    """Two reusable page-locked host buffers for uint8 frame uploads to a GPU.
+
+    Pinned memory makes host-to-device copies asynchronous (the CPU prepares the next
+    chunk while the GPU runs this one), but allocating it is slow (cudaHostAlloc), so two
+    buffers are kept and used in turn; before a buffer is refilled, the event recorded
+    after its last upload is waited on, so a copy in flight is never overwritten.
+    """
+
+    def __init__(self) -> None:
+        self._buffers: list[Any] = [None, None]
+        self._events: list[Any] = [None, None]
+        self._slot = 0
+        self._lock = threading.Lock()  # one embedder may serve several threads (the app)
+
+    def upload(self, images: np.ndarray, device: Any) -> Any:
+        """`images` (uint8, any shape) on `device`, copied through a pinned buffer."""
+        import torch
+
+        images = np.ascontiguousarray(images, dtype=np.uint8)
+        with self._lock:
+            return self._upload(images, device, torch)
+
+    def _upload(self, images: np.ndarray, device: Any, torch: Any) -> Any:
+        self._slot = 1 - self._slot
+        buf, event = self._buffers[self._slot], self._events[self._slot]
+        if event is not None:
+            event.synchronize()  # the previous upload from this buffer has landed
+        if buf is None or buf.numel() < images.size:
+            buf = torch.empty(images.size, dtype=torch.uint8).pin_memory()
+            self._buffers[self._slot] = buf
+        host = buf[: images.size].view(images.shape)
+        host.numpy()[...] = images
+        out = host.to(device, non_blocking=True)
+        event = torch.cuda.Event()
+        event.record()  # on the current stream, after the copy
+        self._events[self._slot] = event
+        return out
