@@ -115,6 +115,7 @@ class EmbedActor:
     def __init__(self, embed_settings: Any, threads: int) -> None:
         from summarizer.embed import get_embedder, runtime
 
+        threads = min(threads, runtime.available_cpus())  # a node may have fewer CPUs
         runtime.apply(runtime.RuntimeSettings(threads=threads))
         self.embedder = get_embedder(embed_settings)
 
