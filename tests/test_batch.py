@@ -17,6 +17,7 @@ import pytest
 from summarizer import synth
 from summarizer.batch import run_batch
 from summarizer.batch.inputs import expand_inputs
+from summarizer.batch.job import Job, Outcome
 from summarizer.batch.local import LocalEngine
 from summarizer.cli.main import main
 from summarizer.config import Settings
@@ -135,6 +136,26 @@ def test_local_corrupt_video_among_good_ones_and_rerun_skips(videos, tmp_path, c
         "clip2": "skipped",
     }
     assert len(s.runs(stage="embed")) == 3  # nothing embedded again
+
+
+def crash_on_boom(job: Job) -> Outcome:
+    """A worker function that kills its process on the job named "boom"."""
+    if job.name == "boom":
+        os._exit(3)
+    time.sleep(0.05)
+    return Outcome(job.source, job.name, "done", frames=1)
+
+
+def test_a_video_that_kills_its_worker_fails_alone():
+    engine = LocalEngine(2)
+    engine.fn = crash_on_boom
+    names = ["a", "b", "boom", "c", "d", "e"]
+    got: list[Outcome] = []
+    engine.run([Job(n, n, "", "") for n in names], got.append)
+    assert sorted(o.name for o in got) == sorted(names)  # each exactly once
+    by_name = {o.name: o for o in got}
+    assert by_name.pop("boom").error == "the worker process died on this video"
+    assert {o.status for o in by_name.values()} == {"done"}
 
 
 def test_interrupt_and_rerun_finishes_the_rest(tmp_path):
