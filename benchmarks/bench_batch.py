@@ -83,13 +83,13 @@ def main(argv=None) -> int:
 
         import ray
 
+        from summarizer.batch.ray import workers_import_this_summarizer
+
         t0 = time.perf_counter()
-        ray.init(
-            num_cpus=runtime.available_cpus(),
-            include_dashboard=False,
-            log_to_driver=False,
-            runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}},
-        )
+        with workers_import_this_summarizer():
+            ray.init(
+                num_cpus=runtime.available_cpus(), include_dashboard=False, log_to_driver=False
+            )
         ray_start_s = time.perf_counter() - t0
         print(f"local Ray started in {ray_start_s:.1f} s (not counted below)")
         configs = {

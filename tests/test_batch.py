@@ -234,12 +234,10 @@ def test_ray_missing_is_one_line(videos, tmp_path, capsys, monkeypatch):
 @pytest.fixture(scope="module")
 def local_ray():
     ray = pytest.importorskip("ray")
-    ray.init(
-        num_cpus=2,
-        include_dashboard=False,
-        log_to_driver=False,
-        runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}},
-    )
+    from summarizer.batch.ray import workers_import_this_summarizer
+
+    with workers_import_this_summarizer():  # Ray's workers import this checkout
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
 

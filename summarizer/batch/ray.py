@@ -16,10 +16,11 @@ with a large object store.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -220,6 +221,41 @@ def finish_row(job: Job, row: dict[str, Any]) -> dict[str, str]:
     return {"outcome": json.dumps(outcome.to_dict())}
 
 
+@contextlib.contextmanager
+def workers_import_this_summarizer() -> Iterator[None]:
+    """While a local Ray starts, make its workers import the `summarizer` this process runs.
+
+    Ray's workers inherit the environment of the Ray it starts. When a fresh interpreter
+    would import another copy (a source checkout run with ``python -m`` beside an installed
+    one), this checkout goes first on PYTHONPATH while Ray starts, then PYTHONPATH is put
+    back. (A ``runtime_env`` would do the same, but costs ~2 s per worker: no prestarted ones.)
+    """
+    import os
+    import subprocess
+    import sys
+
+    root = str(Path(__file__).resolve().parents[2])
+    probe = "import importlib.util as u; print(u.find_spec('summarizer').origin)"
+    try:
+        found = subprocess.run(
+            [sys.executable, "-c", probe], cwd="/", capture_output=True, text=True, timeout=60
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        found = ""
+    if found and Path(found).resolve().parents[1] == Path(root):
+        yield
+        return
+    before = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (root, before) if p)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = before
+
+
 class RayEngine:
     """Runs jobs with Ray Data; starts (and stops) a local Ray unless one is running or an
     `address` is given. `workers`: embedding actors (default: CPUs, or GPUs / per-worker)."""
@@ -245,7 +281,6 @@ class RayEngine:
 
         if ray.is_initialized():
             return False
-        root = str(Path(__file__).resolve().parents[2])  # workers import this summarizer
         kwargs: dict[str, Any] = {
             "include_dashboard": False,
             "logging_level": logging.WARNING,
@@ -253,14 +288,11 @@ class RayEngine:
         }
         if self.address:
             ray.init(address=self.address, **kwargs)
-        else:
-            from summarizer.embed.runtime import available_cpus
+            return True
+        from summarizer.embed.runtime import available_cpus
 
-            ray.init(
-                num_cpus=available_cpus(),
-                runtime_env={"env_vars": {"PYTHONPATH": root}},
-                **kwargs,
-            )
+        with workers_import_this_summarizer():
+            ray.init(num_cpus=available_cpus(), **kwargs)
         return True
 
     def _plan(self, jobs: Sequence[Job]):
