@@ -137,6 +137,15 @@ def test_local_corrupt_video_among_good_ones_and_rerun_skips(videos, tmp_path, c
     }
     assert len(s.runs(stage="embed")) == 3  # nothing embedded again
 
+    # other seam settings: the results are made again, from the stored embeddings
+    cfg = tmp_path / "atlas.yaml"
+    cfg.write_text("seams:\n  min_segment_s: 1.0\n")
+    assert main(["batch", *args, "--config", str(cfg), "--batch-size", "7"]) == 1
+    assert set(statuses(out).values()) == {"failed", "done"}
+    assert [r["cache_hit"] for r in s.runs(stage="embed")] == [0, 0, 0, 1, 1, 1]
+    assert main(["batch", *args, "--config", str(cfg)]) == 1  # batch size: same results
+    assert set(statuses(out).values()) == {"failed", "skipped"}
+
 
 def crash_on_boom(job: Job) -> Outcome:
     """A worker function that kills its process on the job named "boom"."""

@@ -7,7 +7,8 @@ engines leave the same store. A video that fails gives a failed `Outcome` with i
 error; it never stops the batch.
 
 A video counts as done (and is skipped by a rerun) when its embedding is in the store and
-its result file ``<out>/videos/<name>.json`` (written last, atomically) names its hash.
+its result file ``<out>/videos/<name>.json`` (written last, atomically) names its hash and
+the settings it was made with.
 """
 
 from __future__ import annotations
@@ -86,6 +87,18 @@ def failure(job: Job, exc: BaseException, sha256: str = "", t0: float | None = N
     return Outcome(job.source, job.name, "failed", sha256=sha256, seconds=secs, error=msg)
 
 
+def settings_id(settings: Settings) -> str:
+    """Hash of the settings a result file depends on (sampling, model, seams, summary)."""
+    from summarizer.config import settings_hash
+
+    parts = {k: dataclasses.asdict(getattr(settings, k)) for k in ("sample", "embed", "seams")}
+    parts["summary"] = dataclasses.asdict(settings.summary)
+    parts["sample"].pop("batch_frames")  # how, not what: the same result
+    for key in ("batch_size", "device"):
+        parts["embed"].pop(key)
+    return settings_hash(parts)
+
+
 def already_done(job: Job, store: Any, sha256: str) -> Outcome | None:
     """The skipped `Outcome` when this video's embedding and result file are in place."""
     from summarizer.flow import embed_key
@@ -97,9 +110,11 @@ def already_done(job: Job, store: Any, sha256: str) -> Outcome | None:
         return None
     if not isinstance(doc, dict) or doc.get("video", {}).get("sha256") != sha256:
         return None
+    batch = doc.get("batch", {})
+    if batch.get("settings") != settings_id(settings):  # made with other settings: redo
+        return None
     if not store.exists(embed_key(store, sha256, settings.sample, settings.embed)):
         return None
-    batch = doc.get("batch", {})
     return Outcome(
         job.source,
         job.name,
@@ -129,7 +144,12 @@ def finish_job(job: Job, store: Any, embedded: Any, t0: float) -> Outcome:
     seg, summary = scenes_and_summary(embedded, job.settings)
     doc = VideoSummary(embedded, seg, summary).to_dict()
     n = len(embedded.times_s)
-    doc["batch"] = {"source": job.source, "frames": n, "cache_hit": bool(embedded.cache_hit)}
+    doc["batch"] = {
+        "source": job.source,
+        "frames": n,
+        "cache_hit": bool(embedded.cache_hit),
+        "settings": settings_id(job.settings),
+    }
     job.result_path.parent.mkdir(parents=True, exist_ok=True)
     write_json(job.result_path, doc)
     return Outcome(
