@@ -40,17 +40,18 @@ def make_engine(
     engine: str = "local",
     workers: int | None = None,
     address: str | None = None,
-    gpus_per_worker: float = 0.0,
+    gpus_per_worker: float | None = None,
 ) -> Engine:
-    """The engine called `engine` (`ENGINES`); `address` and GPUs are Ray's."""
+    """The engine called `engine` (`ENGINES`); `address` and GPUs are Ray's (GPUs None:
+    one per embedding actor when the cluster has GPUs, else none)."""
     from summarizer.errors import SettingsError
 
     if workers is not None and workers < 1:
         raise SettingsError(f"workers must be >= 1, got {workers}")
-    if gpus_per_worker < 0:
+    if gpus_per_worker is not None and gpus_per_worker < 0:
         raise SettingsError(f"gpus per worker must be >= 0, got {gpus_per_worker}")
     if engine == "local":
-        if address or gpus_per_worker:
+        if address or gpus_per_worker is not None:
             raise SettingsError("--address and --gpus-per-worker are for --engine ray")
         from summarizer.batch.local import LocalEngine
 

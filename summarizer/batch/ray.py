@@ -3,7 +3,8 @@
 One row per video flows through three stages:
 1. decode (CPU tasks): open the video (hash, probe), skip it when already done, decode the
    sampled frames at the model's size and make the thumbnails, as `flow.embed_video` does;
-2. embed (an actor pool, ``workers`` actors with ``gpus_per_worker`` GPUs each): the model
+2. embed (an actor pool, ``workers`` actors with ``gpus_per_worker`` GPUs each, by default
+   one GPU each when the cluster has GPUs, and then as many actors as GPUs): the model
    loads once per actor; frames of the videos in a batch that share a size go through the
    model together (large GPU batches), while the decode tasks keep feeding the pool;
 3. finish (CPU tasks): write the embedding entry that `flow.embed_video` writes (same key,
@@ -263,13 +264,16 @@ class RayEngine:
     name = "ray"
 
     def __init__(
-        self, workers: int | None = None, address: str | None = None, gpus_per_worker: float = 0
+        self,
+        workers: int | None = None,
+        address: str | None = None,
+        gpus_per_worker: float | None = None,
     ) -> None:
         from summarizer.embed.runtime import available_cpus
 
         _require_ray()
         self.address = address
-        self.gpus_per_worker = float(gpus_per_worker)
+        self.gpus_per_worker = gpus_per_worker  # None: 1 when the cluster has GPUs
         self.workers = max(1, workers or available_cpus())
         self._given_workers = workers
 
@@ -300,8 +304,10 @@ class RayEngine:
         import ray.data
 
         cluster = ray.cluster_resources()
+        gpus = float(cluster.get("GPU", 0))
+        if self.gpus_per_worker is None:
+            self.gpus_per_worker = 1.0 if gpus else 0.0
         if self._given_workers is None:
-            gpus = float(cluster.get("GPU", 0))
             if self.gpus_per_worker and gpus:
                 self.workers = max(1, int(gpus // self.gpus_per_worker))
             else:

@@ -35,7 +35,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--workers", type=int, default=None, help="processes (local) or embedding actors (ray)"
     )
     g.add_argument(
-        "--gpus-per-worker", type=float, default=0.0, help="GPUs per embedding actor (ray)"
+        "--gpus-per-worker",
+        type=float,
+        default=None,
+        help="GPUs per embedding actor (ray; default 1 when the cluster has GPUs, else 0)",
     )
     common.add_store(p)
     common.add_config(p)
