@@ -103,7 +103,10 @@ def decode_row(job: Job, i: int) -> dict[str, Any]:
         thumb = Thumbnailer(sample.thumb_short_side)
         row["times_s"] = np.concatenate([b.times_s for b in batches]).astype(np.float64)
         row["indices"] = np.concatenate([b.indices for b in batches]).astype(np.int64)
-        row["images"] = np.concatenate([b.images for b in batches])
+        # one block per video: a stray frame size (a mid-stream resolution change) is brought
+        # to the first batch's size, as the thumbnails are
+        same = Thumbnailer(min(batches[0].images.shape[1:3]))
+        row["images"] = np.concatenate([same(b.images) for b in batches])
         row["thumbnails"] = np.concatenate([thumb(b.images) for b in batches])
         row["decode_s"] = time.perf_counter() - t0
         return row
