@@ -76,6 +76,17 @@ def make_jobs(
     ]
 
 
+def driver_store(root: str | Path | None):
+    """The store as the driver opens it: the one catalog writer (never in shared mode, even
+    with $ATLAS_STORE_SHARED set: it ingests what the workers journal)."""
+    from summarizer.store import Store
+
+    try:
+        return Store(root, shared=False)
+    except TypeError:  # a store without the shared mode
+        return Store(root)
+
+
 def _sync_catalog(store) -> None:
     """Ingest what shared-mode workers journalled (stores with a one-writer catalog)."""
     sync = getattr(store, "sync", None)
@@ -97,10 +108,9 @@ def run_batch(
     interrupt re-raised; a rerun skips what finished.
     """
     from summarizer.batch.inputs import expand_inputs
-    from summarizer.store import Store
 
     settings = settings or Settings()
-    store = Store(store_root)  # the driver: the one catalog writer
+    store = driver_store(store_root)
     eng = make_engine(engine) if isinstance(engine, str) else engine
     jobs = make_jobs(expand_inputs(inputs), out_dir, settings, store.root)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
