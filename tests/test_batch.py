@@ -103,6 +103,7 @@ def test_inputs_files_folders_and_lists(tmp_path, videos):
 # ---------------------------------------------------------------------------- local
 
 
+@pytest.mark.slow
 def test_local_corrupt_video_among_good_ones_and_rerun_skips(videos, tmp_path, capsys):
     out, store = tmp_path / "out", tmp_path / "store"
     args = [str(videos), "--out", str(out), "--store", str(store), "--workers", "2", *FLAGS]
@@ -167,6 +168,7 @@ def test_a_video_that_kills_its_worker_fails_alone():
     assert {o.status for o in by_name.values()} == {"done"}
 
 
+@pytest.mark.slow
 def test_interrupt_and_rerun_finishes_the_rest(tmp_path):
     d = tmp_path / "many"
     d.mkdir()
@@ -199,6 +201,7 @@ def test_interrupt_and_rerun_finishes_the_rest(tmp_path):
     assert leftovers(store) == []
 
 
+@pytest.mark.slow
 def test_two_concurrent_batches_share_one_store(videos, tmp_path):
     store = tmp_path / "store"
     procs = [
