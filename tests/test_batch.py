@@ -98,6 +98,10 @@ def test_inputs_files_folders_and_lists(tmp_path, videos):
     empty.mkdir()
     with pytest.raises(InputError, match="no video files"):
         expand_inputs([str(empty)])
+    loop = tmp_path / "loop.txt"
+    loop.write_text("loop.txt\n")
+    with pytest.raises(InputError, match="includes itself"):
+        expand_inputs([str(loop)])
 
 
 # ---------------------------------------------------------------------------- local
