@@ -38,6 +38,8 @@ sys.path.insert(0, str(ROOT))
 from summarizer import decode as video  # noqa: E402
 from summarizer import embed, synth  # noqa: E402
 from summarizer.config import EmbedSettings, SampleSettings  # noqa: E402
+from summarizer.embed import runtime  # noqa: E402
+from tests.support import save_random_checkpoint  # noqa: E402
 
 SIZE = (640, 360)
 FPS = 25.0
@@ -124,6 +126,7 @@ def main(argv=None) -> int:
     ap.add_argument("--naive-frames", type=int, default=12)
     ap.add_argument("--fps", type=float, default=2.0)
     args = ap.parse_args(argv)
+    runtime.apply()  # an entry point: threads and OpenMP policy, before torch loads
 
     import torch
 
@@ -134,7 +137,7 @@ def main(argv=None) -> int:
         f"video: {args.seconds:g} s, {SIZE[0]}x{SIZE[1]} @ {FPS:g} fps ({time.perf_counter() - t:.1f} s to make)"
     )
     torch.manual_seed(0)
-    ckpt = embed.save_random_checkpoint("ViT-B-32", tmp / "vitb32-random.safetensors")
+    ckpt = save_random_checkpoint("ViT-B-32", tmp / "vitb32-random.safetensors")
     sample = SampleSettings(fps=args.fps)
     settings = EmbedSettings(pretrained=str(ckpt))
 

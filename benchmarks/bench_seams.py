@@ -239,7 +239,7 @@ def main() -> int:
         if not args.no_clip:
             import torch
 
-            from summarizer.embed import save_random_checkpoint
+            from tests.support import save_random_checkpoint
 
             torch.manual_seed(0)  # the same random ViT-B-32 every run
             ckpt = save_random_checkpoint("ViT-B-32", work / "vit-b-32-random.pt")

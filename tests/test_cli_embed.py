@@ -142,7 +142,7 @@ def test_two_processes_same_key(clip, tmp_path):
 
 
 def test_clip_checkpoint_via_cli(clip, tmp_path, capsys):
-    from summarizer.embed import TINY_MODEL, save_random_checkpoint
+    from support import TINY_MODEL, save_random_checkpoint
 
     ckpt = save_random_checkpoint(TINY_MODEL, tmp_path / "tiny.safetensors")
     store = tmp_path / "store"

@@ -192,7 +192,7 @@ def test_a_folder_of_only_unreadable_images_is_an_error(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_clip_gate_through_the_cli_with_a_tiny_random_model(video, tmp_path):
-    from summarizer.embed import TINY_MODEL, save_random_checkpoint
+    from support import TINY_MODEL, save_random_checkpoint
 
     ckpt = save_random_checkpoint(TINY_MODEL, tmp_path / "tiny.pt")
     out = tmp_path / "out"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import TINY_MODEL, save_random_checkpoint
 
 from summarizer import embed, synth
 from summarizer.config import EmbedSettings
@@ -21,21 +22,19 @@ def offline(monkeypatch, tmp_path):
     """No test may reach the network; the models folder is a private empty one."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("ATLAS_MODELS_DIR", str(tmp_path / "models-empty"))
-    monkeypatch.setattr(embed, "REPO_MODELS_DIR", tmp_path / "repo-models-empty")
+    monkeypatch.setattr(embed.weights, "REPO_MODELS_DIR", tmp_path / "repo-models-empty")
 
 
 @pytest.fixture(scope="module")
 def tiny_ckpt(tmp_path_factory) -> Path:
-    return embed.save_random_checkpoint(
-        embed.TINY_MODEL, tmp_path_factory.mktemp("tiny") / "tiny.safetensors"
-    )
+    return save_random_checkpoint(TINY_MODEL, tmp_path_factory.mktemp("tiny") / "tiny.safetensors")
 
 
 @pytest.fixture(scope="module")
 def vitb32_ckpt(tmp_path_factory) -> Path:
     """The real ViT-B-32 architecture with random weights (fp16 file, ~300 MB)."""
     torch.manual_seed(0)
-    return embed.save_random_checkpoint(
+    return save_random_checkpoint(
         "ViT-B-32", tmp_path_factory.mktemp("vitb32") / "vitb32-random.safetensors", half=True
     )
 
@@ -51,7 +50,7 @@ def frames() -> np.ndarray:
 
 
 def tiny(ckpt: Path, **kw) -> EmbedSettings:
-    return EmbedSettings(model=embed.TINY_MODEL, pretrained=str(ckpt), **kw)
+    return EmbedSettings(model=TINY_MODEL, pretrained=str(ckpt), **kw)
 
 
 # --------------------------------------------------------------------------- CLIP
@@ -143,22 +142,20 @@ def test_weights_from_models_folder(tiny_ckpt, tmp_path, monkeypatch):
     models = tmp_path / "models"
     models.mkdir()
     monkeypatch.setenv("ATLAS_MODELS_DIR", str(models))
-    (models / f"{embed.TINY_MODEL}_mytag.safetensors").symlink_to(tiny_ckpt)
-    w = embed.resolve_weights(embed.TINY_MODEL, "mytag")
-    assert w.source == "models" and w.path == models / f"{embed.TINY_MODEL}_mytag.safetensors"
-    e = embed.ClipEmbedder(EmbedSettings(model=embed.TINY_MODEL, pretrained="mytag"))
+    (models / f"{TINY_MODEL}_mytag.safetensors").symlink_to(tiny_ckpt)
+    w = embed.resolve_weights(TINY_MODEL, "mytag")
+    assert w.source == "models" and w.path == models / f"{TINY_MODEL}_mytag.safetensors"
+    e = embed.ClipEmbedder(EmbedSettings(model=TINY_MODEL, pretrained="mytag"))
     assert e.embed_images(np.zeros((1, 64, 64, 3), np.uint8)).shape == (1, 64)
     # the folder form: models/<model>_<tag>/open_clip_model.safetensors
-    sub = models / f"{embed.TINY_MODEL}_other"
+    sub = models / f"{TINY_MODEL}_other"
     sub.mkdir()
     (sub / "open_clip_model.safetensors").symlink_to(tiny_ckpt)
-    assert (
-        embed.resolve_weights(embed.TINY_MODEL, "other").path == sub / "open_clip_model.safetensors"
-    )
+    assert embed.resolve_weights(TINY_MODEL, "other").path == sub / "open_clip_model.safetensors"
     # the repo's models/ folder when the env var is not set
     monkeypatch.delenv("ATLAS_MODELS_DIR")
-    monkeypatch.setattr(embed, "REPO_MODELS_DIR", models)
-    assert embed.resolve_weights(embed.TINY_MODEL, "mytag").source == "models"
+    monkeypatch.setattr(embed.weights, "REPO_MODELS_DIR", models)
+    assert embed.resolve_weights(TINY_MODEL, "mytag").source == "models"
 
 
 def test_weights_from_the_hugging_face_cache(vitb32_ckpt, tmp_path, monkeypatch):
@@ -188,7 +185,7 @@ def test_missing_weights_offline_is_one_fast_clear_error():
 
 def test_missing_weights_no_network_does_not_hang(monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE")
-    monkeypatch.setattr(embed, "_online", lambda host, timeout=3.0: False)
+    monkeypatch.setattr(embed.weights, "_online", lambda host, timeout=3.0: False)
     with pytest.raises(ModelError, match="network is unreachable"):
         embed.resolve_weights("ViT-B-32", "laion2b_s34b_b79k")
 
@@ -203,7 +200,7 @@ def test_bad_weights_and_names(tiny_ckpt, tmp_path):
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a checkpoint")
     with pytest.raises(ModelError, match="cannot load"):
-        embed.ClipEmbedder(EmbedSettings(model=embed.TINY_MODEL, pretrained=str(junk)))
+        embed.ClipEmbedder(EmbedSettings(model=TINY_MODEL, pretrained=str(junk)))
     with pytest.raises(ModelError, match="cannot load"):  # right file, wrong architecture
         embed.ClipEmbedder(EmbedSettings(model="ViT-B-16", pretrained=str(tiny_ckpt)))
 
@@ -222,8 +219,8 @@ def test_device_choice():
 
 
 def test_checkpoint_formats(tmp_path):
-    pt = embed.save_random_checkpoint(embed.TINY_MODEL, tmp_path / "w.pt")
-    e = embed.ClipEmbedder(EmbedSettings(model=embed.TINY_MODEL, pretrained=str(pt)))
+    pt = save_random_checkpoint(TINY_MODEL, tmp_path / "w.pt")
+    e = embed.ClipEmbedder(EmbedSettings(model=TINY_MODEL, pretrained=str(pt)))
     assert e.embed_images(np.zeros((2, 30, 40, 3), np.uint8)).shape == (2, 64)
 
 
@@ -272,3 +269,68 @@ def test_pixels_separates_hard_cuts_from_motion(tmp_path):
     at_cut = np.array([any(t[i] < c <= t[i + 1] for c in cuts) for i in range(len(d))])
     assert at_cut.sum() == len(cuts)
     assert d[at_cut].min() > 2 * d[~at_cut].max(), (d[at_cut].min(), d[~at_cut].max())
+
+
+# --------------------------------------------------------------------------- runtime
+
+
+def _python(code: str, **env: str) -> str:
+    import os
+    import subprocess
+    import sys
+
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OMP_", "GOMP_"))}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def test_importing_changes_no_process_state_and_loads_nothing_heavy():
+    code = (
+        "import os, sys; before = dict(os.environ)\n"
+        "import summarizer, summarizer.embed, summarizer.flow\n"
+        "heavy = [m for m in ('torch', 'sklearn', 'keras', 'open_clip') if m in sys.modules]\n"
+        "print(dict(os.environ) == before, heavy)"
+    )
+    assert _python(code) == "True []"
+
+
+def test_runtime_apply_sets_threads_and_wait_policy_once():
+    code = (
+        "from summarizer.embed import runtime\n"
+        "runtime.apply(runtime.RuntimeSettings(threads=1))\n"
+        "import os, torch\n"
+        "print(os.environ['OMP_WAIT_POLICY'], torch.get_num_threads(), end=' ')\n"
+        "runtime.apply(runtime.RuntimeSettings(threads=2))  # torch loaded: set directly\n"
+        "print(torch.get_num_threads())"
+    )
+    assert _python(code) == "PASSIVE 1 2"
+    # the environment wins over the default policy and thread count
+    code = "from summarizer.embed import runtime; runtime.apply(); import torch, os\n"
+    code += "print(os.environ['OMP_WAIT_POLICY'], torch.get_num_threads())"
+    assert _python(code, OMP_WAIT_POLICY="ACTIVE", OMP_NUM_THREADS="1") == "ACTIVE 1"
+    with pytest.raises(SettingsError):
+        embed.runtime.RuntimeSettings(threads=0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_pinned_staging_uploads_every_chunk_intact():
+    from summarizer.embed.clip import PinnedStaging
+
+    staging, dev = PinnedStaging(), torch.device("cuda")
+    rng = np.random.default_rng(0)
+    chunks = [rng.integers(0, 255, (n, 30, 40, 3), dtype=np.uint8) for n in (5, 9, 2, 9, 7)]
+    on_gpu = [staging.upload(c, dev) for c in chunks]  # buffers reused while copies fly
+    for c, g in zip(chunks, on_gpu, strict=True):
+        np.testing.assert_array_equal(g.cpu().numpy(), c)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_gpu_fp16_agrees_with_cpu_fp32(tiny_ckpt, frames):
+    cpu = embed.get_embedder(tiny(tiny_ckpt, device="cpu", precision="fp32"))
+    gpu = embed.get_embedder(tiny(tiny_ckpt, device="cuda", precision="fp16"))
+    assert gpu.batch_size >= embed.clip.GPU_BATCH
+    a, b = cpu.embed_images(frames), gpu.embed_images(frames)
+    assert (a * b).sum(1).min() >= 0.99

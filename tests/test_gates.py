@@ -166,8 +166,10 @@ def test_clip_gate_on_precomputed_embeddings_and_batches():
 @pytest.mark.slow
 def test_clip_gate_plumbing_with_a_tiny_random_open_clip_model(tmp_path):
     pytest.importorskip("open_clip")
+    from support import TINY_MODEL, save_random_checkpoint
+
     from summarizer.config import EmbedSettings
-    from summarizer.embed import TINY_MODEL, get_embedder, save_random_checkpoint
+    from summarizer.embed import get_embedder
 
     ckpt = save_random_checkpoint(TINY_MODEL, tmp_path / "tiny.pt")
     emb = get_embedder(

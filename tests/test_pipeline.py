@@ -283,7 +283,7 @@ def test_thumbnailer_keeps_one_size():
 
 def test_random_weights_clip_checkpoint(clip, store, tmp_path):
     """The real open_clip code path with random weights loaded from a local checkpoint."""
-    from summarizer.embed import TINY_MODEL, save_random_checkpoint
+    from support import TINY_MODEL, save_random_checkpoint
 
     ckpt = save_random_checkpoint(TINY_MODEL, tmp_path / "random-tiny.pt")
     settings = EmbedSettings(embedder="clip", model=TINY_MODEL, pretrained=str(ckpt))

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from summarizer.errors import AtlasError
 
-COMMANDS = ("embed", "seams", "sample", "summary", "map", "poster")
+COMMANDS = ("embed", "seams", "sample", "summary", "map", "poster", "batch")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from summarizer.embed import runtime
+
+    runtime.apply()  # the entry point sets threads and the OpenMP policy, before torch loads
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
