@@ -12,21 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from summarizer.atlas.latent import (
-    LatentModel,
-    LatentSettings,
-    auto_batch,
-    fit_latent,
-    fit_pca,
-    fit_stretch,
-    layer_sizes,
-    log_ratio,
-    make_chunks,
-    map_videos,
-    triplet_indices,
-)
+from summarizer.atlas.autoencoder import auto_batch, layer_sizes
+from summarizer.atlas.mapper import LatentMapper, fit_latent
+from summarizer.atlas.pca import fit_pca
+from summarizer.atlas.settings import LatentSettings
+from summarizer.atlas.stretch import fit_stretch
+from summarizer.atlas.triplets import log_ratio, make_chunks, triplet_indices
 from summarizer.data import EmbeddedVideo, Probe, VideoRef
 from summarizer.errors import InputError, SettingsError
+from summarizer.flow import map_collection
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = dict(epochs=8, patience=3, batch_size=64, min_frames=32)
@@ -222,7 +216,7 @@ def test_model_roundtrip_maps_new_frames(fitted, tmp_path):
     np.testing.assert_allclose(res.model.transform(x), res.coords, atol=1e-5)
     res.model.save(tmp_path)
     assert (tmp_path / "autoencoder.keras").is_file()
-    back = LatentModel.load(tmp_path)
+    back = LatentMapper.load(tmp_path)
     np.testing.assert_allclose(back.transform(x), res.coords, atol=1e-5)
 
 
@@ -256,7 +250,8 @@ TF_SCRIPT = textwrap.dedent(
     sys.path.insert(0, {root!r})
     sys.path.insert(0, {tests!r})
     from test_latent import FAST, clustered_videos, knn_purity
-    from summarizer.atlas.latent import LatentSettings, fit_latent, backend_name
+    from summarizer.atlas.backend import backend_name
+    from summarizer.atlas.mapper import LatentSettings, fit_latent
     vids, labels = clustered_videos()
     a = fit_latent(vids, LatentSettings(**FAST))
     b = fit_latent(vids, LatentSettings(**FAST))
@@ -314,52 +309,52 @@ def embedded(vids: list[np.ndarray], names: list[str] | None = None) -> list[Emb
     return out
 
 
-def test_map_videos_is_cached_by_set_settings_and_seed(tmp_path):
+def test_map_collection_is_cached_by_set_settings_and_seed(tmp_path):
     from summarizer.store import Store
 
     store = Store(tmp_path / "store")
     vids, labels = clustered_videos(frames=30)
     evs = embedded(vids)
     s = LatentSettings(**FAST)
-    first = map_videos(evs, s, store)
+    first = map_collection(evs, s, store)
     assert not first.cache_hit and first.method == "autoencoder"
     assert first.model_file is not None and first.model_file.is_file()
-    again = map_videos(evs, s, store)
+    again = map_collection(evs, s, store)
     assert again.cache_hit
     np.testing.assert_array_equal(again.coords, first.coords)
     # another order (and a duplicate) of the same videos: same entry, rows in the new order
-    rev = map_videos(evs[::-1] + [evs[0]], s, store)
+    rev = map_collection(evs[::-1] + [evs[0]], s, store)
     assert rev.cache_hit and rev.hashes == tuple(v.ref.sha256 for v in evs[::-1])
     np.testing.assert_array_equal(rev.coords[:30], first.coords[-30:])
     # another seed: computed again
-    other = map_videos(evs, LatentSettings(**{**FAST, "seed": 5}), store)
+    other = map_collection(evs, LatentSettings(**{**FAST, "seed": 5}), store)
     assert not other.cache_hit
     # a subset is another collection
-    assert not map_videos(evs[:4], s, store).cache_hit
+    assert not map_collection(evs[:4], s, store).cache_hit
     # the stored model maps the frames where the map put them
     model = again.model()
     np.testing.assert_allclose(model.transform(np.concatenate(vids)), first.coords, atol=1e-5)
     files = [p.name for p in first.export(tmp_path / "export")]
     assert set(files) == {"latent.npz", "latent.json", "autoencoder.keras"}
-    assert LatentModel.load(tmp_path / "export").method == "autoencoder"
+    assert LatentMapper.load(tmp_path / "export").method == "autoencoder"
 
 
-def test_map_videos_damaged_entry_is_recomputed(tmp_path):
+def test_map_collection_damaged_entry_is_recomputed(tmp_path):
     from summarizer.store import Store
 
     store = Store(tmp_path / "store")
     evs = embedded(clustered_videos(frames=30)[0])
     s = LatentSettings(**FAST)
-    first = map_videos(evs, s, store)
+    first = map_collection(evs, s, store)
     with open(first.model_file, "r+b") as fh:  # truncate the model file
         fh.truncate(100)
-    again = map_videos(evs, s, store)
+    again = map_collection(evs, s, store)
     assert not again.cache_hit
     np.testing.assert_array_equal(again.coords, first.coords)
     assert again.model().method == "autoencoder"
 
 
-def test_map_videos_refuses_mixed_models(tmp_path):
+def test_map_collection_refuses_mixed_models(tmp_path):
     from dataclasses import replace
 
     from summarizer.store import Store
@@ -367,4 +362,4 @@ def test_map_videos_refuses_mixed_models(tmp_path):
     evs = embedded(clustered_videos(frames=20)[0][:2])
     evs[1] = replace(evs[1], model_id="other")
     with pytest.raises(InputError, match="different models"):
-        map_videos(evs, LatentSettings(**FAST), Store(tmp_path))
+        map_collection(evs, LatentSettings(**FAST), Store(tmp_path))

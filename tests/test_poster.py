@@ -12,13 +12,8 @@ from PIL import Image
 
 from summarizer.errors import SettingsError
 from summarizer.poster import render as poster_mod
-from summarizer.poster.render import (
-    PosterFrames,
-    PosterSettings,
-    assign_cells,
-    cell_centers,
-    render_poster,
-)
+from summarizer.poster.layout import PosterSettings, assign_cells, cell_centers
+from summarizer.poster.render import PosterFrames, render_poster
 
 
 def colour_frames(coords: np.ndarray, videos: int = 2, size=(12, 20)) -> PosterFrames:

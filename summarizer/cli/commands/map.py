@@ -39,7 +39,7 @@ def add_latent_flags(p: argparse.ArgumentParser) -> None:
 
 
 def latent_settings(args: argparse.Namespace, config: dict[str, Any]):
-    from summarizer.atlas.latent import LatentSettings
+    from summarizer.atlas.settings import LatentSettings
 
     return common.section(
         config,
@@ -88,7 +88,7 @@ class EpochBar:
 
 def compute_map(args: argparse.Namespace):
     """Embeddings + the map of the inputs (shared with the poster command)."""
-    from summarizer.atlas.latent import map_videos
+    from summarizer.flow import map_collection
     from summarizer.store import Store
 
     config = common.config_of(args)
@@ -96,7 +96,7 @@ def compute_map(args: argparse.Namespace):
     store = Store(args.store)
     videos = [item.embedded for item in common.embedded_inputs(args, config, store)]
     with EpochBar(True if args.quiet else None) as bar:
-        lmap = map_videos(videos, settings, store, progress=bar)
+        lmap = map_collection(videos, settings, store, progress=bar)
     return videos, lmap
 
 
