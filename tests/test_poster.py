@@ -232,3 +232,40 @@ def test_decode_size():
     assert poster_mod._decode_short_side(1920, 1080, (192, 108), "cover") == 110
     assert poster_mod._decode_short_side(1920, 1080, (1920, 1080), "cover") is None
     assert Path(poster_mod.__file__).name == "render.py"
+
+
+def test_banded_png_and_pdf_hold_the_same_pixels(tmp_path, monkeypatch):
+    """The canvas lives on disk and is encoded band by band: small bands (many of them, and
+    many PNG data chunks) give exactly the pixels of one band, in PNG and in the PDF."""
+    import zlib
+
+    from summarizer.poster import canvas as canvas_mod
+
+    rng = np.random.default_rng(5)
+    frames = colour_frames(rng.uniform(-1, 1, size=(80, 2)))
+    s = PosterSettings(cols=5, rows=4, size_px=(300, 170), gap_px=1)
+    one = np.asarray(Image.open(render_poster(frames, s, tmp_path / "one.png").path))
+    monkeypatch.setattr(canvas_mod, "BAND_BYTES", 300 * 3 * 7)  # 7 lines a band
+    monkeypatch.setattr(canvas_mod, "IDAT_BYTES", 500)
+    banded = np.asarray(Image.open(render_poster(frames, s, tmp_path / "many.png").path))
+    np.testing.assert_array_equal(banded, one)
+    pdf = render_poster(frames, s, tmp_path / "many.pdf").path.read_bytes()
+    images = re.findall(rb"/Width (\d+) /Height (\d+) [^>]*/Length (\d+) >>\nstream\n", pdf)
+    assert len(images) == -(-170 // 7) and sum(int(h) for _, h, _ in images) == 170
+    rows = []
+    for m in re.finditer(rb"/Height (\d+) [^>]*/Length (\d+) >>\nstream\n", pdf):
+        h, n = int(m.group(1)), int(m.group(2))
+        raw = zlib.decompress(pdf[m.end() : m.end() + n])
+        rows.append(np.frombuffer(raw, np.uint8).reshape(h, 300, 3))
+    np.testing.assert_array_equal(np.concatenate(rows), one)
+    assert not list(tmp_path.glob("*.canvas"))  # the raw canvas is gone
+
+
+def test_memory_bound_is_said_before_rendering():
+    with pytest.raises(SettingsError, match="megapixels a tile"):
+        PosterSettings(cols=1, rows=1, size_px=(10000, 10000)).canvas_size()
+    # the app's largest poster: 500 x 500 cm, 200 x 200 tiles, at most 1000 megapixels
+    assert PosterSettings(cols=200, rows=200, size_cm=(500, 500), dpi=160).canvas_size() == (
+        31496,
+        31496,
+    )
