@@ -23,7 +23,8 @@ from summarizer.errors import InputError, SettingsError
 from summarizer.flow import map_collection
 
 ROOT = Path(__file__).resolve().parents[1]
-FAST = dict(epochs=8, patience=3, batch_size=64, min_frames=32)
+# short training for tests: the loss monitor, stopping allowed at once
+FAST = dict(epochs=8, patience=3, batch_size=64, min_frames=32, monitor="loss", min_seen=0)
 
 
 def clustered_videos(
@@ -387,8 +388,10 @@ def test_stretch_is_continuous_where_frames_are_alike():
     st = fit_stretch(code)
     assert np.all(np.diff(st.radius_knots) > 0)
     base = st.apply(code)
+    # away from the very centre (where sqrt(F) is steep by design)
+    away = np.linalg.norm(code - st.center, axis=1) > st.radius_knots[10]
     for eps in (1e-7, -1e-7, 1e-6):
-        np.testing.assert_allclose(st.apply(code + eps), base, atol=2e-4)
+        np.testing.assert_allclose(st.apply(code + eps)[away], base[away], atol=1e-4)
 
 
 def test_mapper_streams_memory_maps_to_the_same_map(tmp_path):
@@ -404,12 +407,12 @@ def test_mapper_streams_memory_maps_to_the_same_map(tmp_path):
 
 def test_trustworthiness_monitor_keeps_the_best_map():
     vids, labels = clustered_videos()
-    s = LatentSettings(**{**FAST, "monitor": "trustworthiness", "min_steps": 30})
+    s = LatentSettings(**{**FAST, "monitor": "trustworthiness", "min_seen": 1000})
     res = fit_latent(vids, s)
     assert res.method == "autoencoder"
     assert 0.5 < res.metrics["monitor_trustworthiness"] <= 1.0
     assert 1 <= res.model.info["best_epoch"] <= res.epochs_run
-    assert res.model.info["steps"] >= 30 or res.epochs_run == FAST["epochs"]
+    assert res.model.info["frames_seen"] >= 1000 or res.epochs_run == FAST["epochs"]
     with pytest.raises(SettingsError, match="monitor"):
         LatentSettings(monitor="val_accuracy")
 

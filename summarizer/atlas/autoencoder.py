@@ -196,6 +196,7 @@ class Training:
     scores: list[float] = field(default_factory=list)
     best_epoch: int = 0
     steps: int = 0
+    seen: int = 0
 
 
 def _monitor_callback(
@@ -203,13 +204,14 @@ def _monitor_callback(
     encoder,
     sample: np.ndarray | None,
     steps_per_epoch: int,
+    frames_per_epoch: int,
     progress: ProgressFn | None,
     use_val: bool,
     out: Training,
 ):
     """Per epoch: record the losses, report progress, and stop early when the monitored score
     (higher trustworthiness, or lower loss) has not improved by `min_delta` for `patience`
-    checks after at least `min_steps` steps; the best weights are put back at the end."""
+    checks after training saw at least `min_seen` frames; the best weights are put back at the end."""
     k_ = keras()
     every = max(1, math.ceil(MONITOR_STEPS / max(steps_per_epoch, 1)))
 
@@ -240,6 +242,7 @@ def _monitor_callback(
             if "val_loss" in logs:
                 out.val_history.append(float(logs["val_loss"]))
             out.steps += steps_per_epoch
+            out.seen += frames_per_epoch
             if progress is not None:
                 progress(epoch + 1, s.epochs, loss)
             if not math.isfinite(loss):
@@ -254,7 +257,7 @@ def _monitor_callback(
                 out.best_epoch = epoch + 1
             else:
                 self.wait += 1
-            if self.wait >= s.patience and out.steps >= s.min_steps:
+            if self.wait >= s.patience and out.seen >= s.min_seen:
                 self.model.stop_training = True
 
         def on_train_end(self, logs=None):
@@ -303,7 +306,9 @@ def train(
         rows = np.sort(rng.choice(n, size=min(n, MONITOR_SAMPLE), replace=False))
         sample = np.asarray(p[rows], dtype=np.float32)
     out = Training(encoder, decoder, autoencoder)
-    monitor = _monitor_callback(s, encoder, sample, len(train_data), progress, n_val > 0, out)
+    monitor = _monitor_callback(
+        s, encoder, sample, len(train_data), len(tr_c) * CHUNK, progress, n_val > 0, out
+    )
     with quiet(), torch_threads(threads):
         trainer.fit(
             train_data,

@@ -196,6 +196,7 @@ class LatentMapper:
             "epochs_run": len(tr.history),
             "best_epoch": tr.best_epoch,
             "steps": tr.steps,
+            "frames_seen": tr.seen,
             "backend": backend_name(),
             "metrics": metrics,
         }

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-MIN_GAP = 1e-5  # least distance between radius knots, times the largest radius
+MIN_GAP = 1e-4  # least distance between radius knots, times the largest radius
 
 
 @dataclass(frozen=True)
