@@ -13,7 +13,7 @@ trajectories around the cluster's centre (a sum of a few slow sinusoids in rando
 plus a little per-frame noise), rows L2-normalised.
 
 Speed: PCA to 256 + training to convergence (early stopping) + projecting every frame with
-`summarizer.atlas.latent.fit_latent` (Keras on the torch backend), wall time and the process' peak
+`summarizer.atlas.mapper.fit_latent` (Keras on the torch backend), wall time and the process' peak
 resident memory. Target: < 120 s for 100 000 x 512 on this CPU.
 
 Quality, on a random subsample (`--sample` frames, the same for every method): scikit-learn's
