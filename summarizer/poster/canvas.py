@@ -1,9 +1,9 @@
 """A poster canvas kept on disk, written tile by tile and encoded band by band.
 
 A 1000-megapixel poster is 3 GB of RGB: held in memory (a PIL image) it, plus the encoder's
-copy, took 3.7 GB. Here the canvas is a raw file (``height x width x 3`` bytes, next to the
-output, deleted after); tiles are written into it with positioned writes, and the PNG or PDF is
-encoded from bands of at most `BAND_BYTES`, streamed through zlib. Memory stays at one band +
+copy, took 3.7 GB. Here the tiles go to a file (next to the output, deleted after) as they are
+made, and the PNG or PDF is encoded from bands of at most `BAND_BYTES` assembled from them,
+streamed through zlib. Memory stays at one band +
 one tile whatever the print size. Both formats are lossless (PNG; PDF with a Flate-encoded RGB
 image per band, drawn one below the other on one page of the print size).
 """
@@ -23,35 +23,48 @@ IDAT_BYTES = 2**20  # PNG data chunk size
 
 
 class DiskCanvas:
-    """An RGB canvas of ``width x height`` in a raw file, filled with `background`."""
+    """An RGB canvas of ``width x height`` on `background`, its tiles kept in a file.
+
+    `paste` appends a tile's bytes to the file (one sequential write); `bands` assembles the
+    canvas from the top, `BAND_BYTES` of lines at a time, reading from each tile only the
+    lines inside the band (one positioned read per tile and band).
+    """
 
     def __init__(self, path: Path, width: int, height: int, background: tuple[int, int, int]):
         self.path, self.width, self.height = Path(path), int(width), int(height)
+        self.background = np.asarray(background, np.uint8)
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
-        line = np.tile(np.asarray(background, np.uint8), self.width).tobytes()
-        rows = self.band_rows()
-        block = line * rows
-        for y in range(0, self.height, rows):
-            n = min(rows, self.height - y)
-            os.pwrite(self.fd, block if n == rows else line * n, y * len(line))
+        self._end = 0
+        self._tiles: list[tuple[int, int, int, int, int]] = []  # x0, y0, w, h, offset
 
     def band_rows(self) -> int:
         return max(1, BAND_BYTES // (self.width * 3))
 
     def paste(self, tile: np.ndarray, x0: int, y0: int) -> None:
-        """Write `tile` (h, w, 3) uint8 with its top-left corner at (x0, y0)."""
+        """Place `tile` (h, w, 3) uint8 with its top-left corner at (x0, y0)."""
         t = np.ascontiguousarray(tile, dtype=np.uint8)
-        stride = self.width * 3
-        for i, row in enumerate(t):
-            os.pwrite(self.fd, row.tobytes(), (y0 + i) * stride + x0 * 3)
+        h, w = t.shape[:2]
+        if x0 < 0 or y0 < 0 or x0 + w > self.width or y0 + h > self.height:
+            raise ValueError(f"tile {w} x {h} at ({x0}, {y0}) is outside the canvas")
+        data = t.tobytes()
+        os.pwrite(self.fd, data, self._end)
+        self._tiles.append((x0, y0, w, h, self._end))
+        self._end += len(data)
 
     def bands(self):
         """Yield (y0, band (rows, width, 3) uint8) from top to bottom."""
-        rows, stride = self.band_rows(), self.width * 3
+        rows = self.band_rows()
+        tiles = np.array(self._tiles, dtype=np.int64).reshape(-1, 5)
+        top, bottom = tiles[:, 1], tiles[:, 1] + tiles[:, 3]
         for y in range(0, self.height, rows):
             n = min(rows, self.height - y)
-            data = os.pread(self.fd, n * stride, y * stride)
-            yield y, np.frombuffer(data, np.uint8).reshape(n, self.width, 3)
+            band = np.empty((n, self.width, 3), np.uint8)
+            band[:] = self.background
+            for x0, y0, w, h, off in tiles[(top < y + n) & (bottom > y)].tolist():
+                a, b = max(y, y0), min(y + n, y0 + h)
+                data = os.pread(self.fd, (b - a) * w * 3, off + (a - y0) * w * 3)
+                band[a - y : b - y, x0 : x0 + w] = np.frombuffer(data, np.uint8).reshape(-1, w, 3)
+            yield y, band
 
     def close(self) -> None:
         if self.fd >= 0:
