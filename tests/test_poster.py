@@ -249,15 +249,30 @@ def test_banded_png_and_pdf_hold_the_same_pixels(tmp_path, monkeypatch):
     monkeypatch.setattr(canvas_mod, "IDAT_BYTES", 500)
     banded = np.asarray(Image.open(render_poster(frames, s, tmp_path / "many.png").path))
     np.testing.assert_array_equal(banded, one)
-    pdf = render_poster(frames, s, tmp_path / "many.pdf").path.read_bytes()
-    images = re.findall(rb"/Width (\d+) /Height (\d+) [^>]*/Length (\d+) >>\nstream\n", pdf)
-    assert len(images) == -(-170 // 7) and sum(int(h) for _, h, _ in images) == 170
-    rows = []
-    for m in re.finditer(rb"/Height (\d+) [^>]*/Length (\d+) >>\nstream\n", pdf):
-        h, n = int(m.group(1)), int(m.group(2))
-        raw = zlib.decompress(pdf[m.end() : m.end() + n])
-        rows.append(np.frombuffer(raw, np.uint8).reshape(h, 300, 3))
-    np.testing.assert_array_equal(np.concatenate(rows), one)
+    # PDF: one image per band; lossless (Flate) beyond JPEG's width limit, else JPEG
+    monkeypatch.setattr(canvas_mod, "JPEG_MAX_SIDE", 299)
+    for filt in ("FlateDecode", "DCTDecode"):
+        pdf = render_poster(frames, s, tmp_path / f"{filt}.pdf").path.read_bytes()
+        pat = rb"/Height (\d+) [^>]*/Filter /(\w+) /Length (\d+) >>\nstream\n"
+        bands = list(re.finditer(pat, pdf))
+        assert len(bands) == -(-170 // 7) and {m.group(2) for m in bands} == {filt.encode()}
+        rows = []
+        for m in bands:
+            h, n = int(m.group(1)), int(m.group(3))
+            data = pdf[m.end() : m.end() + n]
+            if filt == "FlateDecode":
+                rows.append(np.frombuffer(zlib.decompress(data), np.uint8).reshape(h, 300, 3))
+            else:
+                import io
+
+                rows.append(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")))
+        got = np.concatenate(rows)
+        if filt == "FlateDecode":
+            np.testing.assert_array_equal(got, one)
+        else:
+            assert got.shape == one.shape
+            assert np.abs(got.astype(int) - one).mean() < 4  # JPEG, quality 92
+        monkeypatch.setattr(canvas_mod, "JPEG_MAX_SIDE", 65500)
     assert not list(tmp_path.glob("*.canvas"))  # the raw canvas is gone
 
 

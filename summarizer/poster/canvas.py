@@ -4,8 +4,8 @@ A 1000-megapixel poster is 3 GB of RGB: held in memory (a PIL image) it, plus th
 copy, took 3.7 GB. Here the tiles go to a file (next to the output, deleted after) as they are
 made, and the PNG or PDF is encoded from bands of at most `BAND_BYTES` assembled from them,
 streamed through zlib. Memory stays at one band +
-one tile whatever the print size. Both formats are lossless (PNG; PDF with a Flate-encoded RGB
-image per band, drawn one below the other on one page of the print size).
+one tile whatever the print size. PNG is lossless; the PDF holds one JPEG image per band (Flate
+beyond JPEG's 65535 px width), drawn one below the other on one page of the print size.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ import numpy as np
 
 BAND_BYTES = 32 * 2**20  # raw RGB bytes encoded at once
 IDAT_BYTES = 2**20  # PNG data chunk size
+JPEG_QUALITY = 92
+JPEG_MAX_SIDE = 65500  # JPEG holds at most 65535 px a side
 
 
 class DiskCanvas:
@@ -105,9 +107,23 @@ def write_png(canvas: DiskCanvas, fh: BinaryIO, dpi: float, level: int = 1) -> N
     _chunk(fh, b"IEND", b"")
 
 
+def _pdf_image(band: np.ndarray, level: int) -> tuple[bytes, str]:
+    """One band as PDF image data: JPEG (quality `JPEG_QUALITY`, as a PDF of photos usually
+    is) when JPEG can hold its width, else lossless Flate."""
+    if band.shape[1] <= JPEG_MAX_SIDE:
+        import io
+
+        from PIL import Image
+
+        buf = io.BytesIO()
+        Image.fromarray(band).save(buf, "JPEG", quality=JPEG_QUALITY)
+        return buf.getvalue(), "DCTDecode"
+    return zlib.compress(band.tobytes(), level), "FlateDecode"
+
+
 def write_pdf(canvas: DiskCanvas, fh: BinaryIO, dpi: float, level: int = 6) -> None:
     """Encode the canvas as a one-page PDF of the print size (``pixels / dpi`` inches): one
-    Flate-compressed RGB image per band, stacked from the top."""
+    image per band (JPEG, or Flate beyond JPEG's width limit), stacked from the top."""
     offsets: list[int] = []
 
     def obj(body: bytes) -> None:
@@ -139,10 +155,10 @@ def write_pdf(canvas: DiskCanvas, fh: BinaryIO, dpi: float, level: int = 6) -> N
         + b"\nendstream"
     )
     for _, band in canvas.bands():
-        data = zlib.compress(band.tobytes(), level)
+        data, filt = _pdf_image(band, level)
         obj(
             f"<< /Type /XObject /Subtype /Image /Width {canvas.width} /Height {len(band)} "
-            f"/ColorSpace /DeviceRGB /BitsPerComponent 8 /Filter /FlateDecode "
+            f"/ColorSpace /DeviceRGB /BitsPerComponent 8 /Filter /{filt} "
             f"/Length {len(data)} >>\nstream\n".encode()
             + data
             + b"\nendstream"
