@@ -25,8 +25,9 @@ from summarizer.app import (
     urlparams,
     urlstate,
 )
-from summarizer.atlas.latent import LatentSettings, map_videos
+from summarizer.atlas.settings import LatentSettings
 from summarizer.atlas.trajectories import most_dissimilar, similar_clips
+from summarizer.flow import map_collection
 from summarizer.outputs.files import time_label
 from summarizer.poster.render import PosterSettings
 
@@ -145,10 +146,10 @@ with ui.friendly_errors():
                 text=f"epoch {epoch} of at most {total}, loss {loss:.4f}",
             )
 
-        lmap = map_videos(videos, settings, store, progress=on_epoch)
+        lmap = map_collection(videos, settings, store, progress=on_epoch)
         bar.empty()
     else:
-        lmap = map_videos(videos, settings, store)
+        lmap = map_collection(videos, settings, store)
 
     order = {h: i for i, h in enumerate(lmap.hashes)}
     videos = sorted(videos, key=lambda v: order[v.ref.sha256])

@@ -260,8 +260,8 @@ SECTIONS: dict[str, str] = {
     "summary": "summarizer.summary.kmeans:SummarySettings",
     "dedup": "summarizer.summary.dedup:DedupSettings",
     "gate": "summarizer.summary.gates:GateSettings",
-    "latent": "summarizer.atlas.latent:LatentSettings",
-    "poster": "summarizer.poster.render:PosterSettings",
+    "latent": "summarizer.atlas.settings:LatentSettings",
+    "poster": "summarizer.poster.layout:PosterSettings",
 }
 #: Keys of the ``sample:`` section that only the `sample` command reads.
 SAMPLER = "summarizer.summary.sampling:SamplerSettings"

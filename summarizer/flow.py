@@ -374,3 +374,120 @@ def summarize(
     segmentation = find_scenes(embedded, settings.seams, refine=refine, progress=progress)
     picked = summarize_frames(embedded, settings.summary, progress=progress)
     return VideoSummary(embedded, segmentation, picked.summary)
+
+
+# ---------------------------------------------------------------------------- latent map
+
+LATENT_STAGE = "latent"
+
+
+def _frames_fingerprint(videos: Any) -> str:
+    """Which frames were embedded (times, indices, shape): the part of the map's key that
+    sampling settings change, read from the data so callers cannot forget it."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for v in videos:
+        h.update(v.ref.sha256.encode())
+        h.update(np.ascontiguousarray(np.asarray(v.times_s, np.float64)).tobytes())
+        h.update(np.ascontiguousarray(np.asarray(v.indices, np.int64)).tobytes())
+        h.update(str(tuple(np.shape(v.embeddings))).encode())
+    return h.hexdigest()[:16]
+
+
+def latent_key(store: Store, videos: Any, settings: Any) -> ResultKey:
+    """Store key of a map: the set of video hashes + latent settings (seed included) + the
+    sampled frames + the embedding model. `videos` in fit order (sorted by hash)."""
+    from summarizer.store import collection_hash
+
+    model_ids = sorted({str(v.model_id) for v in videos})
+    if len(model_ids) != 1:
+        raise InputError(f"videos were embedded by different models: {', '.join(model_ids)}")
+    group = collection_hash(v.ref.sha256 for v in videos)
+    shash = settings_hash(
+        {"latent": dataclasses.asdict(settings), "frames": _frames_fingerprint(videos)}
+    )
+    return store.key(group, LATENT_STAGE, shash, model_ids[0])
+
+
+def map_collection(
+    videos: Any,
+    settings: Any = None,
+    store: Store | None = None,
+    progress: Callable[[int, int, float], None] | None = None,
+    *,
+    threads: int | None = None,
+) -> Any:
+    """The latent map (`summarizer.atlas.collection.LatentMap`) of `EmbeddedVideo`s: from the
+    store, or fitted and saved there (coordinates + the mapper's files).
+
+    Order and duplicates of `videos` do not matter to the key; rows come back in the caller's
+    order. Embeddings may be memory maps (as the store loads big ones): the fit streams them.
+    progress: ``progress(epoch, total_epochs, loss)``; threads: torch threads for training.
+    """
+    from summarizer.atlas.collection import MAP_ARRAYS, reorder, unique_sorted
+    from summarizer.atlas.mapper import MODEL_FILE, LatentMapper
+    from summarizer.atlas.settings import LatentSettings
+    from summarizer.errors import StoreError
+
+    s = settings or LatentSettings()
+    if not videos:
+        raise InputError("no videos to map")
+    uniq, fit_order = unique_sorted(videos)
+    t0 = time.perf_counter()
+
+    def compute() -> tuple[dict[str, np.ndarray], dict[str, Any], LatentMapper]:
+        mapper = LatentMapper(s, threads=threads).fit([v.embeddings for v in fit_order], progress)
+        res = mapper.result_
+        arrays = {
+            "coords": res.coords,
+            "code": res.code,
+            "video_index": res.video_index,
+            "offsets": res.offsets,
+            "times_s": np.concatenate([np.asarray(v.times_s, np.float64) for v in fit_order]),
+            "frame_indices": np.concatenate([np.asarray(v.indices, np.int64) for v in fit_order]),
+        }
+        meta = {
+            "method": res.method,
+            "note": res.note,
+            "epochs_run": res.epochs_run,
+            "history": list(res.history),
+            "val_history": list(res.val_history),
+            "metrics": res.metrics,
+            "videos": [{"sha256": v.ref.sha256, "name": v.ref.name} for v in fit_order],
+        }
+        return arrays, meta, mapper
+
+    if store is None:
+        arrays, meta, mapper = compute()
+        return reorder(uniq, fit_order, arrays, meta, None, False, time.perf_counter() - t0, mapper)
+
+    key = latent_key(store, fit_order, s)
+
+    def valid(r: Result | None) -> bool:
+        return (
+            r is not None
+            and all(n in r for n in MAP_ARRAYS)
+            and (r.meta.get("method") != "autoencoder" or (r.path / MODEL_FILE).is_file())
+            and len(r["offsets"]) == len(fit_order) + 1
+        )
+
+    entry = store.load(key)
+    hit = valid(entry)
+    if not hit:
+        with store.lock(key):
+            entry = store.load(key)
+            hit = valid(entry)
+            if not hit:
+                arrays, meta, mapper = compute()
+                with store.writer(key) as w:
+                    for name, arr in arrays.items():
+                        w.add(name, arr)
+                    mapper.save(w.tmp)
+                    w.commit(meta)
+                entry = store.load(key)
+                if not valid(entry):
+                    raise StoreError(f"latent map {key} could not be read back after writing")
+    seconds = time.perf_counter() - t0
+    store.record_run(key, seconds, hit, dataclasses.asdict(s))
+    return reorder(uniq, fit_order, dict(entry.arrays), entry.meta, entry.path, hit, seconds)

@@ -419,8 +419,9 @@ def test_latent_map_trains_then_link_shows_it_at_once(env):
 
 
 def _map_coords(root: Path) -> np.ndarray:
-    from summarizer.atlas.latent import LatentSettings, map_videos
+    from summarizer.atlas.settings import LatentSettings
     from summarizer.flow import load_embedded
+    from summarizer.flow import map_collection as map_videos
 
     store = Store(root)
     ev = load_embedded(store, _sha(root), processing.sample_settings(), _pixels())
@@ -484,8 +485,9 @@ def test_poster_defaults_fit_any_print():
 
 
 def test_latent_map_poster_bytes(env):
-    from summarizer.atlas.latent import LatentSettings, map_videos
+    from summarizer.atlas.settings import LatentSettings
     from summarizer.flow import load_embedded
+    from summarizer.flow import map_collection as map_videos
     from summarizer.poster.render import PosterSettings
 
     store = Store(env)

@@ -71,7 +71,7 @@ def test_map_writes_coordinates_picture_and_model(videos, tmp_path, capsys):
     assert main(args) == 0
     assert "cache hit" in capsys.readouterr().out
     # the exported model maps the frames where the CSV says
-    from summarizer.atlas.latent import LatentModel
+    from summarizer.atlas.mapper import LatentMapper
     from summarizer.config import EmbedSettings, SampleSettings
     from summarizer.flow import embed_video, open_video
     from summarizer.store import Store
@@ -79,7 +79,7 @@ def test_map_writes_coordinates_picture_and_model(videos, tmp_path, capsys):
     st = Store(store)
     sample, embed = SampleSettings(fps=8), EmbedSettings(embedder="pixels")
     ev = embed_video(open_video(videos[0], st, sample), sample, embed, st)
-    model = LatentModel.load(out)
+    model = LatentMapper.load(out)
     mine = xy[[r["video_name"] == "clip0.mp4" for r in rows]]
     np.testing.assert_allclose(model.transform(ev.embeddings), mine, atol=1e-4)
 

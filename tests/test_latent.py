@@ -12,24 +12,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from summarizer.atlas.latent import (
-    LatentModel,
-    LatentSettings,
-    auto_batch,
-    fit_latent,
-    fit_pca,
-    fit_stretch,
-    layer_sizes,
-    log_ratio,
-    make_chunks,
-    map_videos,
-    triplet_indices,
-)
+from summarizer.atlas.autoencoder import auto_batch, layer_sizes
+from summarizer.atlas.mapper import LatentMapper, fit_latent
+from summarizer.atlas.pca import fit_pca
+from summarizer.atlas.settings import LatentSettings
+from summarizer.atlas.stretch import fit_stretch
+from summarizer.atlas.triplets import log_ratio, make_chunks, triplet_indices
 from summarizer.data import EmbeddedVideo, Probe, VideoRef
 from summarizer.errors import InputError, SettingsError
+from summarizer.flow import map_collection
 
 ROOT = Path(__file__).resolve().parents[1]
-FAST = dict(epochs=8, patience=3, batch_size=64, min_frames=32)
+# short training for tests: the loss monitor, stopping allowed at once
+FAST = dict(epochs=8, patience=3, batch_size=64, min_frames=32, monitor="loss", min_seen=0)
 
 
 def clustered_videos(
@@ -222,7 +217,7 @@ def test_model_roundtrip_maps_new_frames(fitted, tmp_path):
     np.testing.assert_allclose(res.model.transform(x), res.coords, atol=1e-5)
     res.model.save(tmp_path)
     assert (tmp_path / "autoencoder.keras").is_file()
-    back = LatentModel.load(tmp_path)
+    back = LatentMapper.load(tmp_path)
     np.testing.assert_allclose(back.transform(x), res.coords, atol=1e-5)
 
 
@@ -256,7 +251,8 @@ TF_SCRIPT = textwrap.dedent(
     sys.path.insert(0, {root!r})
     sys.path.insert(0, {tests!r})
     from test_latent import FAST, clustered_videos, knn_purity
-    from summarizer.atlas.latent import LatentSettings, fit_latent, backend_name
+    from summarizer.atlas.backend import backend_name
+    from summarizer.atlas.mapper import LatentSettings, fit_latent
     vids, labels = clustered_videos()
     a = fit_latent(vids, LatentSettings(**FAST))
     b = fit_latent(vids, LatentSettings(**FAST))
@@ -314,52 +310,52 @@ def embedded(vids: list[np.ndarray], names: list[str] | None = None) -> list[Emb
     return out
 
 
-def test_map_videos_is_cached_by_set_settings_and_seed(tmp_path):
+def test_map_collection_is_cached_by_set_settings_and_seed(tmp_path):
     from summarizer.store import Store
 
     store = Store(tmp_path / "store")
     vids, labels = clustered_videos(frames=30)
     evs = embedded(vids)
     s = LatentSettings(**FAST)
-    first = map_videos(evs, s, store)
+    first = map_collection(evs, s, store)
     assert not first.cache_hit and first.method == "autoencoder"
     assert first.model_file is not None and first.model_file.is_file()
-    again = map_videos(evs, s, store)
+    again = map_collection(evs, s, store)
     assert again.cache_hit
     np.testing.assert_array_equal(again.coords, first.coords)
     # another order (and a duplicate) of the same videos: same entry, rows in the new order
-    rev = map_videos(evs[::-1] + [evs[0]], s, store)
+    rev = map_collection(evs[::-1] + [evs[0]], s, store)
     assert rev.cache_hit and rev.hashes == tuple(v.ref.sha256 for v in evs[::-1])
     np.testing.assert_array_equal(rev.coords[:30], first.coords[-30:])
     # another seed: computed again
-    other = map_videos(evs, LatentSettings(**{**FAST, "seed": 5}), store)
+    other = map_collection(evs, LatentSettings(**{**FAST, "seed": 5}), store)
     assert not other.cache_hit
     # a subset is another collection
-    assert not map_videos(evs[:4], s, store).cache_hit
+    assert not map_collection(evs[:4], s, store).cache_hit
     # the stored model maps the frames where the map put them
     model = again.model()
     np.testing.assert_allclose(model.transform(np.concatenate(vids)), first.coords, atol=1e-5)
     files = [p.name for p in first.export(tmp_path / "export")]
     assert set(files) == {"latent.npz", "latent.json", "autoencoder.keras"}
-    assert LatentModel.load(tmp_path / "export").method == "autoencoder"
+    assert LatentMapper.load(tmp_path / "export").method == "autoencoder"
 
 
-def test_map_videos_damaged_entry_is_recomputed(tmp_path):
+def test_map_collection_damaged_entry_is_recomputed(tmp_path):
     from summarizer.store import Store
 
     store = Store(tmp_path / "store")
     evs = embedded(clustered_videos(frames=30)[0])
     s = LatentSettings(**FAST)
-    first = map_videos(evs, s, store)
+    first = map_collection(evs, s, store)
     with open(first.model_file, "r+b") as fh:  # truncate the model file
         fh.truncate(100)
-    again = map_videos(evs, s, store)
+    again = map_collection(evs, s, store)
     assert not again.cache_hit
     np.testing.assert_array_equal(again.coords, first.coords)
     assert again.model().method == "autoencoder"
 
 
-def test_map_videos_refuses_mixed_models(tmp_path):
+def test_map_collection_refuses_mixed_models(tmp_path):
     from dataclasses import replace
 
     from summarizer.store import Store
@@ -367,4 +363,98 @@ def test_map_videos_refuses_mixed_models(tmp_path):
     evs = embedded(clustered_videos(frames=20)[0][:2])
     evs[1] = replace(evs[1], model_id="other")
     with pytest.raises(InputError, match="different models"):
-        map_videos(evs, LatentSettings(**FAST), Store(tmp_path))
+        map_collection(evs, LatentSettings(**FAST), Store(tmp_path))
+
+
+# --------------------------------------------------------------------------- streaming, ties
+
+
+def test_pca_streamed_over_chunks_equals_pca_of_all():
+    rng = np.random.default_rng(3)
+    x = (rng.normal(size=(500, 12)) @ rng.normal(size=(12, 12)) + 5).astype(np.float32)
+    whole = fit_pca(x, 6)
+    parts = fit_pca([x[:123], x[123:124], x[124:]], 6, chunk=50)
+    np.testing.assert_allclose(parts.explained_variance, whole.explained_variance, rtol=1e-4)
+    np.testing.assert_allclose(parts.components, whole.components, atol=1e-4)
+    np.testing.assert_allclose(parts.transform(x), whole.transform(x), atol=1e-3)
+
+
+def test_stretch_is_continuous_where_frames_are_alike():
+    """A static shot gives identical codes: float noise must not throw them across the jump
+    that the tie makes in the radius' distribution (the cause of 0.03 map-unit differences
+    between the stored coordinates and a re-embedded video's)."""
+    rng = np.random.default_rng(4)
+    code = np.concatenate([rng.normal(size=(300, 2)) * 0.3, np.repeat([[0.2, 0.1]], 40, 0)])
+    st = fit_stretch(code)
+    assert np.all(np.diff(st.radius_knots) > 0)
+    base = st.apply(code)
+    # away from the very centre (where sqrt(F) is steep by design)
+    away = np.linalg.norm(code - st.center, axis=1) > st.radius_knots[10]
+    for eps in (1e-7, -1e-7, 1e-6):
+        np.testing.assert_allclose(st.apply(code + eps)[away], base[away], atol=1e-4)
+
+
+def test_mapper_streams_memory_maps_to_the_same_map(tmp_path):
+    vids, _ = clustered_videos(frames=40)
+    mmaps = []
+    for i, v in enumerate(vids):
+        np.save(tmp_path / f"v{i}.npy", v)
+        mmaps.append(np.load(tmp_path / f"v{i}.npy", mmap_mode="r"))
+    a = fit_latent(vids, LatentSettings(**FAST))
+    b = fit_latent(mmaps, LatentSettings(**FAST))
+    np.testing.assert_array_equal(a.coords, b.coords)
+
+
+def test_trustworthiness_monitor_keeps_the_best_map():
+    vids, labels = clustered_videos()
+    s = LatentSettings(**{**FAST, "monitor": "trustworthiness", "min_seen": 1000})
+    res = fit_latent(vids, s)
+    assert res.method == "autoencoder"
+    assert 0.5 < res.metrics["monitor_trustworthiness"] <= 1.0
+    assert 1 <= res.model.info["best_epoch"] <= res.epochs_run
+    assert res.model.info["frames_seen"] >= 1000 or res.epochs_run == FAST["epochs"]
+    with pytest.raises(SettingsError, match="monitor"):
+        LatentSettings(monitor="val_accuracy")
+
+
+def test_importing_the_atlas_changes_nothing():
+    code = textwrap.dedent(
+        """
+        import os, sys, json
+        before = dict(os.environ)
+        import summarizer.atlas.mapper, summarizer.atlas.autoencoder, summarizer.atlas.backend
+        import summarizer.flow
+        print(json.dumps({
+            "env_same": dict(os.environ) == before,
+            "heavy": [m for m in ("keras", "torch", "tensorflow", "sklearn") if m in sys.modules],
+        }))
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300
+    )
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out == {"env_same": True, "heavy": []}
+
+
+def test_training_on_torch_does_not_import_tensorflow():
+    code = textwrap.dedent(
+        f"""
+        import sys, json
+        sys.path.insert(0, {str(ROOT / "tests")!r})
+        from test_latent import FAST, clustered_videos
+        from summarizer.atlas.mapper import LatentSettings, fit_latent
+        from summarizer.atlas.backend import backend_name
+        res = fit_latent(clustered_videos(frames=20)[0], LatentSettings(**FAST))
+        print(json.dumps({{"backend": backend_name(), "method": res.method,
+                           "tf": "tensorflow" in sys.modules}}))
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out == {"backend": "torch", "method": "autoencoder", "tf": False}

@@ -12,13 +12,8 @@ from PIL import Image
 
 from summarizer.errors import SettingsError
 from summarizer.poster import render as poster_mod
-from summarizer.poster.render import (
-    PosterFrames,
-    PosterSettings,
-    assign_cells,
-    cell_centers,
-    render_poster,
-)
+from summarizer.poster.layout import PosterSettings, assign_cells, cell_centers
+from summarizer.poster.render import PosterFrames, render_poster
 
 
 def colour_frames(coords: np.ndarray, videos: int = 2, size=(12, 20)) -> PosterFrames:
@@ -237,3 +232,55 @@ def test_decode_size():
     assert poster_mod._decode_short_side(1920, 1080, (192, 108), "cover") == 110
     assert poster_mod._decode_short_side(1920, 1080, (1920, 1080), "cover") is None
     assert Path(poster_mod.__file__).name == "render.py"
+
+
+def test_banded_png_and_pdf_hold_the_same_pixels(tmp_path, monkeypatch):
+    """The canvas lives on disk and is encoded band by band: small bands (many of them, and
+    many PNG data chunks) give exactly the pixels of one band, in PNG and in the PDF."""
+    import zlib
+
+    from summarizer.poster import canvas as canvas_mod
+
+    rng = np.random.default_rng(5)
+    frames = colour_frames(rng.uniform(-1, 1, size=(80, 2)))
+    s = PosterSettings(cols=5, rows=4, size_px=(300, 170), gap_px=1)
+    one = np.asarray(Image.open(render_poster(frames, s, tmp_path / "one.png").path))
+    monkeypatch.setattr(canvas_mod, "BAND_BYTES", 300 * 3 * 7)  # 7 lines a band
+    monkeypatch.setattr(canvas_mod, "IDAT_BYTES", 500)
+    banded = np.asarray(Image.open(render_poster(frames, s, tmp_path / "many.png").path))
+    np.testing.assert_array_equal(banded, one)
+    # PDF: one image per band; lossless (Flate) beyond JPEG's width limit, else JPEG
+    monkeypatch.setattr(canvas_mod, "JPEG_MAX_SIDE", 299)
+    for filt in ("FlateDecode", "DCTDecode"):
+        pdf = render_poster(frames, s, tmp_path / f"{filt}.pdf").path.read_bytes()
+        pat = rb"/Height (\d+) [^>]*/Filter /(\w+) /Length (\d+) >>\nstream\n"
+        bands = list(re.finditer(pat, pdf))
+        assert len(bands) == -(-170 // 7) and {m.group(2) for m in bands} == {filt.encode()}
+        rows = []
+        for m in bands:
+            h, n = int(m.group(1)), int(m.group(3))
+            data = pdf[m.end() : m.end() + n]
+            if filt == "FlateDecode":
+                rows.append(np.frombuffer(zlib.decompress(data), np.uint8).reshape(h, 300, 3))
+            else:
+                import io
+
+                rows.append(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")))
+        got = np.concatenate(rows)
+        if filt == "FlateDecode":
+            np.testing.assert_array_equal(got, one)
+        else:
+            assert got.shape == one.shape
+            assert np.abs(got.astype(int) - one).mean() < 4  # JPEG, quality 92
+        monkeypatch.setattr(canvas_mod, "JPEG_MAX_SIDE", 65500)
+    assert not list(tmp_path.glob("*.canvas"))  # the raw canvas is gone
+
+
+def test_memory_bound_is_said_before_rendering():
+    with pytest.raises(SettingsError, match="megapixels a tile"):
+        PosterSettings(cols=1, rows=1, size_px=(10000, 10000)).canvas_size()
+    # the app's largest poster: 500 x 500 cm, 200 x 200 tiles, at most 1000 megapixels
+    assert PosterSettings(cols=200, rows=200, size_cm=(500, 500), dpi=160).canvas_size() == (
+        31496,
+        31496,
+    )

@@ -49,7 +49,7 @@ def computed_text(done: Mapping[str, list[str]]) -> str:
 
 def map_is_stored(store: Any, videos: Sequence[Any], settings: Any) -> bool:
     """Whether the map of these videos with these settings is in the store (no training)."""
-    from summarizer.atlas.latent import latent_key
+    from summarizer.flow import latent_key
 
     unique = {v.ref.sha256: v for v in reversed(list(videos))}  # the fit order: by hash
     fit_order = [unique[h] for h in sorted(unique)]

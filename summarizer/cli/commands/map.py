@@ -20,26 +20,37 @@ from typing import Any
 from summarizer.cli import options as common
 
 NAME = "map"
+# torch threads while training the map: its layers are tiny, and on a shared CPU a second
+# thread made training 15x slower (measured, 2 cores under load). TODO(lead): runtime settings.
+TRAIN_THREADS = 1
 HELP = "train a 2-D latent map of all frames of the videos; write coordinates, a picture, the model"
 
 
 def add_latent_flags(p: argparse.ArgumentParser) -> None:
+    from summarizer.config import default
+
+    def d(key: str) -> str:
+        return f"(default {default('latent', key)})"
+
     g = p.add_argument_group("latent map (YAML section 'latent:')")
-    g.add_argument("--epochs", type=int, default=None, help="most training epochs (default 100)")
-    g.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
-    g.add_argument("--pca-dims", type=int, default=None, help="PCA components (default 256)")
-    g.add_argument("--code-std", type=float, default=None, help="target code std (default 0.3)")
+    g.add_argument("--epochs", type=int, default=None, help=f"most training epochs {d('epochs')}")
+    g.add_argument("--seed", type=int, default=None, help=f"random seed {d('seed')}")
+    g.add_argument("--pca-dims", type=int, default=None, help=f"PCA components {d('pca_dims')}")
+    g.add_argument("--code-std", type=float, default=None, help=f"target code std {d('code_std')}")
     g.add_argument(
-        "--triplet-weight", type=float, default=None, help="weight of the triplet loss (default 1)"
+        "--triplet-weight",
+        type=float,
+        default=None,
+        help=f"weight of the triplet loss {d('triplet_weight')}",
     )
     g.add_argument(
-        "--stretch", type=float, default=None, help="percentile stretch 0..1 (default 1)"
+        "--stretch", type=float, default=None, help=f"percentile stretch 0..1 {d('stretch')}"
     )
     g.add_argument("--shape", choices=("square", "disc"), default=None)
 
 
 def latent_settings(args: argparse.Namespace, config: dict[str, Any]):
-    from summarizer.atlas.latent import LatentSettings
+    from summarizer.atlas.settings import LatentSettings
 
     return common.section(
         config,
@@ -88,7 +99,7 @@ class EpochBar:
 
 def compute_map(args: argparse.Namespace):
     """Embeddings + the map of the inputs (shared with the poster command)."""
-    from summarizer.atlas.latent import map_videos
+    from summarizer.flow import map_collection
     from summarizer.store import Store
 
     config = common.config_of(args)
@@ -96,7 +107,7 @@ def compute_map(args: argparse.Namespace):
     store = Store(args.store)
     videos = [item.embedded for item in common.embedded_inputs(args, config, store)]
     with EpochBar(True if args.quiet else None) as bar:
-        lmap = map_videos(videos, settings, store, progress=bar)
+        lmap = map_collection(videos, settings, store, progress=bar, threads=TRAIN_THREADS)
     return videos, lmap
 
 

@@ -1,4 +1,4 @@
-"""Paths through the map: distances, similar clips, outliers, the map picture."""
+"""Trajectories on the latent map: paths, distances, similar clips, outliers, the picture."""
 
 from __future__ import annotations
 
