@@ -38,6 +38,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from summarizer.config import EmbedSettings, SampleSettings  # noqa: E402
 from summarizer.scenes.evaluate import score_seams  # noqa: E402
@@ -149,7 +150,7 @@ def refine_errors(cases: list[Case], embedded: dict[Path, object]) -> dict[str, 
         if c.name not in CUT_CASES:
             continue
         ev = embedded[c.path]
-        seg = segment_video(ev)
+        seg = segment_video(ev, SeamSettings(detector="successor"))  # seams between samples
         t0 = time.perf_counter()
         fine = refine_segmentation(c.path, ev, seg)
         ms = (time.perf_counter() - t0) * 1000
@@ -224,7 +225,43 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, nargs="+", default=[301, 302, 303])
     ap.add_argument("--no-clip", action="store_true", help="skip ViT-B-32 (random weights)")
     ap.add_argument("--keep", type=Path, default=None, help="keep the videos and store here")
+    ap.add_argument("--no-synthetic", action="store_true", help="skip the synthetic suite")
+    ap.add_argument("--no-real", action="store_true", help="skip the real footage")
+    ap.add_argument("--footage", type=Path, default=None, help="footage cache (footage.py)")
+    ap.add_argument(
+        "--transnet",
+        choices=("run", "cached", "skip"),
+        default="run",
+        help="TransNetV2: run it, reuse predictions saved in --transnet-cache, or skip it",
+    )
+    ap.add_argument("--transnet-cache", type=Path, default=None)
+    ap.add_argument("--cli-video", default="bbb_180.mp4", help="real clip for the CLI timing")
+    ap.add_argument("--cli-repeats", type=int, default=3)
     args = ap.parse_args()
+    summary: dict[str, object] = {"bench": "seams"}
+    if not args.no_real:
+        from seams_real import print_real, run_cli, run_real
+
+        real = run_real(args.footage, args.transnet, args.transnet_cache)
+        print_real(real)
+        summary["real"] = {
+            k: real[k] for k in ("pooled", "s_per_min", "minutes", "transnet_cached")
+        }
+        if args.cli_repeats > 0:
+            import footage
+
+            video = next(c.path for c in footage.fetch(args.footage) if c.name == args.cli_video)
+            cli = run_cli(video, args.cli_repeats)
+            print(
+                f"\nCLI on {cli['video']}: ours (seams, pixels) {cli['ours_wall_s']} s, "
+                f"{cli['ours_peak_mb']} MB peak; scenedetect detect-content "
+                f"{cli['scenedetect_wall_s']} s, {cli['scenedetect_peak_mb']} MB; "
+                f"wall ratio {cli['wall_ratio']}x"
+            )
+            summary["cli"] = cli
+    if args.no_synthetic:
+        print(json.dumps(summary))
+        return 0
 
     from summarizer.store import Store
 
@@ -276,8 +313,7 @@ def main() -> int:
             + ", ".join(f"{k} {v:.1f}" for k, v in timing.items())
         )
         default = "dynamic+surveyor" if SeamSettings().surveyor else "dynamic"
-        summary = {
-            "bench": "seams",
+        summary |= {
             "seeds": args.seeds,
             "videos": len(cases),
             "build_s": round(build_s, 1),

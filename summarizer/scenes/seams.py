@@ -101,7 +101,7 @@ class SeamSettings:
     keyframes_max: int = 4
     cut_min: float = 0.04
     cut_ratio: float = 3.0
-    dissolve_min: float = 0.08
+    dissolve_min: float = 0.07
 
     def __post_init__(self) -> None:
         from summarizer.scenes.detectors import detector_names

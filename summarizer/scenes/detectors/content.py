@@ -32,7 +32,7 @@ import numpy as np
 from summarizer.scenes.detectors import DetectInput, Detection, Transition
 from summarizer.scenes.seams import SeamSettings
 
-SHARP = 1.8  # a cut's step is this many times both neighbouring steps
+SHARP = 2.0  # a cut's step is this many times both neighbouring steps
 HIST_MIN = 0.06  # a cut changes the colours too (unless its step is large)
 FLASH = 0.5  # back / diff below this: the picture came back (a flash)
 BG_WINDOW_S = 0.5  # the median step is taken over +- this
