@@ -11,7 +11,8 @@ frames are never all kept: a tail of ``2 * lag`` frames carries over between chu
 - ``hist``: histogram distance to the previous frame (half the L1 distance of 4x4x4 RGB
   histograms; motion moves pixels but keeps colours);
 - ``back``: the smallest difference between the frame before this one and any of the next
-  `FLASH_FRAMES` frames (a flash or a glitch comes back, a cut does not);
+  `FLASH_FRAMES` frames, or between this frame and any of the `FLASH_FRAMES` before the
+  previous one (a flash or a glitch comes back, a cut does not);
 - ``span``: difference between the frames ``lag`` before and ``lag`` after (``lag`` is
   `SPAN_S` seconds), and ``blend``: how far this frame is from the mean of those two, as a
   fraction of ``span`` (a dissolve's frames are blends of its ends, ~0; motion is not, >0.4).
@@ -41,7 +42,7 @@ CHUNK = 256  # frames per chunk
 FLASH_FRAMES = 4  # a change that comes back within this many frames is a flash
 SPAN_S = 0.5  # half-width (s) of the dissolve test
 HIST_BINS = 4  # per RGB channel
-VERSION = 1  # bump when a feature changes (part of a store key)
+VERSION = 2  # bump when a feature changes (part of a store key)
 
 FrameHook = Callable[[np.ndarray, np.ndarray], None]  # (times_s (n,), frames uint8 (n,h,w,3))
 
@@ -113,7 +114,7 @@ class _Reducer:
 
     def __init__(self, lag: int):
         self.lag = lag
-        self.keep = max(2 * lag, FLASH_FRAMES + 1)
+        self.keep = max(2 * lag, 2 * FLASH_FRAMES + 2)
         self.tail = np.zeros((0, SMALL), dtype=np.float32)
         self.tail_hist = np.zeros((0, HIST_BINS**3), dtype=np.float32)
         self.first = 0  # global index of tail[0]
@@ -160,7 +161,8 @@ class _Reducer:
     def _delayed(self, buf: np.ndarray, g0: int, final: bool) -> None:
         """`back`, `span` and `blend` of every frame whose future is now decoded."""
         end = g0 + len(buf)  # global index after the last decoded frame
-        # back[i] = min_{b=1..F} mad(f[i-1], f[i+b]); needs i+F < end (or the video's end)
+        # back[i] = min(mad(f[i-1], f[i+b]) for b = 1..F, mad(f[i-a], f[i]) for a = 2..F+1):
+        # the frame before comes back after, or this frame was there before (a flash's end).
         a = self.done["back"]
         z = end if final else max(a, end - FLASH_FRAMES)
         if z > a:
@@ -172,7 +174,12 @@ class _Reducer:
                 ok = (prev >= 0) & (j < end)
                 if ok.any():
                     best[ok] = np.minimum(best[ok], _mad(buf[prev[ok] - g0], buf[j[ok] - g0]))
-            none = ~np.isfinite(best)  # no future frame: judge by the step itself
+            for b in range(2, FLASH_FRAMES + 2):
+                j = i - b
+                ok = j >= max(g0, 0)
+                if ok.any():
+                    best[ok] = np.minimum(best[ok], _mad(buf[j[ok] - g0], buf[i[ok] - g0]))
+            none = ~np.isfinite(best)  # no frame to compare: judge by the step itself
             prev_ok = none & (prev >= 0)
             best[none] = 0.0
             best[prev_ok] = _mad(buf[prev[prev_ok] - g0], buf[i[prev_ok] - g0])

@@ -21,8 +21,8 @@ half second. Three rules, each on arrays (no per-frame Python):
   (0.5).
 - **Fade** through black or white: a run of flat frames (``contrast <= FLAT``, luma near 0
   or 1) with a picture on both sides, widened to where the contrast stops changing (the fade
-  out and the fade in); at least `MIN_FADE_S` long (a flash is shorter). Cuts and dissolves
-  inside a fade are part of it.
+  out and the fade in); at least `MIN_FADE_S` long, and gradual on at least one side (a flash
+  jumps in and out). Cuts and dissolves inside a fade are part of it.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ SPAN_RATIO = 1.5  # a dissolve's span is this many times the median span around 
 FLAT = 0.02  # luma std of a flat (black or white) frame
 DARK, BRIGHT = 0.12, 0.88  # a flat frame this dark / bright is black / white
 MIN_FADE_S = 0.2
+RAMP_FRAMES, RAMP_STEP = 3, 0.6  # a fade out / in: >= 3 steps, none > 60% of the change
 FADE_REACH_S = 2.5  # a fade out / in is followed at most this far from the flat frames
 
 
@@ -78,6 +79,13 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return [(int(a), int(b) - 1) for a, b in zip(edges[::2], edges[1::2], strict=True)]
 
 
+def _gradual(ramp: np.ndarray) -> bool:
+    """A contrast ramp into the flat frames that takes several frames (not one jump)."""
+    steps = np.abs(np.diff(ramp))
+    total = float(abs(ramp[0] - ramp[-1])) if len(ramp) else 0.0
+    return len(steps) >= RAMP_FRAMES and total > 0 and float(steps.max()) <= RAMP_STEP * total
+
+
 def fades(sig) -> list[tuple[int, int, int, int]]:
     """(start, flat first, flat last, end) frame indices of fades through black or white."""
     c = np.asarray(sig.contrast, dtype=np.float64)
@@ -95,7 +103,9 @@ def fades(sig) -> list[tuple[int, int, int, int]]:
         e = b
         while e < n - 1 and e - b < reach and c[e + 1] > c[e] + 1e-4:
             e += 1
-        if (e - s + 1) / sig.fps >= MIN_FADE_S:
+        if (e - s + 1) / sig.fps >= MIN_FADE_S and (
+            _gradual(c[s : a + 1]) or _gradual(c[b : e + 1][::-1])
+        ):
             out.append((s, a, b, e))
     return out
 
