@@ -5,9 +5,10 @@ Measured on real footage (`benchmarks/bench_seams.py`): the full-rate signal fin
 embeddings' successor seams that the signal does not support are mostly camera or subject
 motion, so they are not added. What the embeddings do is *confirm*: a proposal is kept when
 the embeddings of the sampled frames just before it and just after it (outside a gradual
-transition) are at least ``max(floor, CONFIRM x the successor threshold there)`` apart, so a
-change of the pixels that leaves the picture's content as it was (a title popping in, an
-exposure jump) is not a seam. A proposal with no sample on one side (a cut in the last half
+transition) are at least as far apart as the successor detector's threshold there (dynamic,
+surveyed, floored: the same curve and settings), so a change of the pixels that leaves the
+picture's content as it was (a title popping in, an exposure jump) is not a seam, and the
+threshold settings (the Seams page's sliders) still decide what counts as a change. A proposal with no sample on one side (a cut in the last half
 second) is kept. Without the full-rate signal (an image folder) it is the successor detector.
 """
 
@@ -19,7 +20,7 @@ from summarizer.scenes.detectors import DetectInput, Detection, Transition
 from summarizer.scenes.detectors.content import content_transitions
 from summarizer.scenes.seams import SeamSettings, check_inputs, detect_seams
 
-CONFIRM = 0.5  # of the successor threshold at the proposal
+CONFIRM = 1.0  # of the successor threshold at the proposal
 MARGIN_S = 0.05  # samples this close to a transition's ends count as inside it
 
 
