@@ -127,6 +127,29 @@ def evaluate(cases: list[Case], embedded: dict[Path, object]) -> dict[str, dict[
     return out
 
 
+def evaluate_detectors(
+    cases: list[Case], embedded: dict[Path, object]
+) -> dict[str, dict[str, list[float]]]:
+    """The same table for the registered detectors that read every frame (auto, content)."""
+    from summarizer.decode.signal import scan
+    from summarizer.scenes.detectors import DetectInput, get_detector
+
+    out: dict[str, dict[str, list[float]]] = {}
+    for c in cases:
+        ev = embedded[c.path]
+        sig = scan(c.path)
+        for name in ("auto", "content"):
+            det = get_detector(name).detect(
+                DetectInput(ev.embeddings, ev.times_s, sig, c.path), SeamSettings(detector=name)
+            )
+            if c.name in CUT_CASES:
+                value = score_seams(det.seams_s, c.cuts, 0.5).f1
+            else:
+                value = float(len(det.seams_s))
+            out.setdefault(f"detector {name}", {}).setdefault(c.name, []).append(value)
+    return out
+
+
 def first_new_frame(cut: float) -> float:
     """Time of the first frame that `synth.render_shots` draws from the shot starting at `cut`."""
     n = int(np.ceil(cut * FPS))
@@ -288,12 +311,16 @@ def main() -> int:
             t1 = time.perf_counter()
             embedded = embed_suite(cases, es, store)
             t2 = time.perf_counter()
-            table = summarise(evaluate(cases, embedded))
+            values = evaluate(cases, embedded)
+            if ename == "pixels":
+                values |= evaluate_detectors(cases, embedded)
+            table = summarise(values)
             print_table(f"{ename}: {len(args.seeds)} suite(s), embedded in {t2 - t1:.1f} s", table)
             results[ename] = {
                 "methods": table,
                 "targets_default": targets(
-                    table["dynamic+surveyor" if SeamSettings().surveyor else "dynamic"]
+                    table.get("detector auto")
+                    or table["dynamic+surveyor" if SeamSettings().surveyor else "dynamic"]
                 ),
             }
             if ename == "pixels":
