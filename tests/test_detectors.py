@@ -103,6 +103,26 @@ def test_signal_is_the_same_in_any_chunking():
     assert again.fps == 25.0 and again.lag == whole.lag and len(again) == 90
 
 
+def test_signal_memory_stays_flat():
+    from summarizer.decode.signal import _Reducer
+
+    red = _Reducer(lag=12)
+    frame = np.zeros((64, 27, 48, 3), dtype=np.uint8)
+    for _ in range(50):  # 3 200 frames: only a short tail of small frames is kept
+        red.add(frame)
+        assert len(red.tail) <= red.keep <= 26
+    red.add(frame[:0], final=True)
+    assert all(len(v) == 50 * 64 for v in red.result().values())
+
+
+def test_signal_of_a_non_video_is_one_clear_error(tmp_path):
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("not a video")
+    with pytest.raises(AtlasError) as err:
+        scan(bad)
+    assert "notes.mp4" in str(err.value) and "\n" not in str(err.value)
+
+
 def test_a_flash_makes_no_seam():
     frames: list[np.ndarray] = []
     sig = scan(DATA / "single_guitar.mp4", on_frames=lambda t, f: frames.append(f))
