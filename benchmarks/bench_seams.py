@@ -18,7 +18,18 @@ the mean absolute difference between each matched seam and the first source fram
 new shot (for a dissolve: the first frame at or after its middle). The last line is one
 JSON object.
 
-    python benchmarks/bench_seams.py [--seeds 301 302 303] [--no-clip]
+Real footage (`benchmarks/seams_real.py`, on the development set of `benchmarks/footage.py`:
+real clips annotated by eye, joins of real shots, single shots with motion): our detectors
+(auto, content, successor) side by side with PySceneDetect's ContentDetector and
+AdaptiveDetector and TransNetV2, per-clip and pooled F1, false seams, wall time per minute of
+video (ratios to PySceneDetect), then the model-free CLI against ``scenedetect detect-content``
+(wall time and peak RSS). The synthetic table also has the full-rate detectors.
+
+    python benchmarks/bench_seams.py [--seeds 301 302 303] [--no-clip] [--footage DIR]
+        [--transnet run|cached|skip] [--transnet-cache DIR] [--no-real] [--no-synthetic]
+
+TransNetV2 runs at about 10-25 frames/s on a 2-core CPU: ``--transnet cached`` reuses its
+predictions (and their measured time) saved by an earlier ``--transnet run --transnet-cache DIR``.
 
 The defaults were tuned on seeds 101-105 and 201-203; the default seeds 301-303 were not
 looked at while tuning.

@@ -45,14 +45,23 @@ RAMP_FRAMES, RAMP_STEP = 3, 0.6  # a fade out / in: >= 3 steps, none > 60% of th
 FADE_REACH_S = 2.5  # a fade out / in is followed at most this far from the flat frames
 
 
-def _windowed_median(x: np.ndarray, half: int, hole: int) -> np.ndarray:
-    """Median of x over [i-half, i+half] without [i-hole, i+hole] (edges mirrored)."""
-    from scipy.ndimage import median_filter
-
+def _windowed_median(x: np.ndarray, half: int, hole: int, rows: int = 16384) -> np.ndarray:
+    """Lower median of x over [i-half, i+half] without [i-hole, i+hole] (edges mirrored;
+    as scipy's ``median_filter`` with that footprint), in row chunks so that a two-hour
+    video needs a few MB."""
     half = max(half, hole + 1)
-    footprint = np.ones(2 * half + 1, dtype=bool)
-    footprint[half - hole : half + hole + 1] = False
-    return median_filter(x, footprint=footprint, mode="mirror")
+    keep = np.ones(2 * half + 1, dtype=bool)
+    keep[half - hole : half + hole + 1] = False
+    x = np.asarray(x, dtype=np.float64)
+    if len(x) == 0:
+        return x.copy()
+    padded = np.pad(x, half, mode="reflect" if len(x) > half else "edge")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)
+    k = (int(keep.sum()) - 1) // 2
+    out = np.empty(len(x))
+    for a in range(0, len(x), rows):
+        out[a : a + rows] = np.partition(windows[a : a + rows][:, keep], k, axis=1)[:, k]
+    return out
 
 
 def hard_cuts(sig, cut_min: float, cut_ratio: float) -> np.ndarray:
@@ -125,7 +134,7 @@ def dissolves(sig, dissolve_min: float) -> list[tuple[int, int]]:
             continue  # a blip, not a blend held over several frames
         widen = lag // 2
         a, b = max(0, a - widen), min(len(span) - 1, b + widen)
-        if out and a <= out[-1][1] + lag:  # one long dissolve seen as two runs
+        if out and a <= out[-1][1] + 2 * lag:  # one long dissolve seen as two runs
             a = out.pop()[0]
         out.append((a, b))
     return out
