@@ -18,7 +18,19 @@ the mean absolute difference between each matched seam and the first source fram
 new shot (for a dissolve: the first frame at or after its middle). The last line is one
 JSON object.
 
-    python benchmarks/bench_seams.py [--seeds 301 302 303] [--no-clip]
+Real footage (`benchmarks/seams_real.py`, on the development set of `benchmarks/footage.py`:
+real clips annotated by eye, joins of real shots, single shots with motion): our detectors
+(auto, content, successor) side by side with PySceneDetect's ContentDetector and
+AdaptiveDetector and TransNetV2, per-clip and pooled F1, false seams, wall time per minute of
+video (ratios to PySceneDetect), then the model-free CLI against ``scenedetect detect-content``
+(wall time and peak RSS). The synthetic table also has the full-rate detectors.
+
+    python benchmarks/bench_seams.py [--seeds 301 302 303] [--no-clip] [--footage DIR]
+        [--transnet run|cached|skip] [--transnet-cache DIR] [--no-real] [--no-synthetic]
+
+TransNetV2 runs at about 10-25 frames/s on a 2-core CPU: by default (``--transnet cached``)
+its predictions and their measured time are saved in ``<footage>/transnet_cache`` the first
+time and reused afterwards; ``--transnet run`` measures it again.
 
 The defaults were tuned on seeds 101-105 and 201-203; the default seeds 301-303 were not
 looked at while tuning.
@@ -38,6 +50,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from summarizer.config import EmbedSettings, SampleSettings  # noqa: E402
 from summarizer.scenes.evaluate import score_seams  # noqa: E402
@@ -126,6 +139,29 @@ def evaluate(cases: list[Case], embedded: dict[Path, object]) -> dict[str, dict[
     return out
 
 
+def evaluate_detectors(
+    cases: list[Case], embedded: dict[Path, object]
+) -> dict[str, dict[str, list[float]]]:
+    """The same table for the registered detectors that read every frame (auto, content)."""
+    from summarizer.decode.signal import scan
+    from summarizer.scenes.detectors import DetectInput, get_detector
+
+    out: dict[str, dict[str, list[float]]] = {}
+    for c in cases:
+        ev = embedded[c.path]
+        sig = scan(c.path)
+        for name in ("auto", "content"):
+            det = get_detector(name).detect(
+                DetectInput(ev.embeddings, ev.times_s, sig, c.path), SeamSettings(detector=name)
+            )
+            if c.name in CUT_CASES:
+                value = score_seams(det.seams_s, c.cuts, 0.5).f1
+            else:
+                value = float(len(det.seams_s))
+            out.setdefault(f"detector {name}", {}).setdefault(c.name, []).append(value)
+    return out
+
+
 def first_new_frame(cut: float) -> float:
     """Time of the first frame that `synth.render_shots` draws from the shot starting at `cut`."""
     n = int(np.ceil(cut * FPS))
@@ -149,7 +185,7 @@ def refine_errors(cases: list[Case], embedded: dict[Path, object]) -> dict[str, 
         if c.name not in CUT_CASES:
             continue
         ev = embedded[c.path]
-        seg = segment_video(ev)
+        seg = segment_video(ev, SeamSettings(detector="successor"))  # seams between samples
         t0 = time.perf_counter()
         fine = refine_segmentation(c.path, ev, seg)
         ms = (time.perf_counter() - t0) * 1000
@@ -224,7 +260,44 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, nargs="+", default=[301, 302, 303])
     ap.add_argument("--no-clip", action="store_true", help="skip ViT-B-32 (random weights)")
     ap.add_argument("--keep", type=Path, default=None, help="keep the videos and store here")
+    ap.add_argument("--no-synthetic", action="store_true", help="skip the synthetic suite")
+    ap.add_argument("--no-real", action="store_true", help="skip the real footage")
+    ap.add_argument("--footage", type=Path, default=None, help="footage cache (footage.py)")
+    ap.add_argument(
+        "--transnet",
+        choices=("run", "cached", "skip"),
+        default="cached",
+        help="TransNetV2: run it, reuse the predictions saved in --transnet-cache (computing "
+        "and saving the missing ones; the default), or skip it",
+    )
+    ap.add_argument("--transnet-cache", type=Path, default=None)
+    ap.add_argument("--cli-video", default="bbb_180.mp4", help="real clip for the CLI timing")
+    ap.add_argument("--cli-repeats", type=int, default=3)
     args = ap.parse_args()
+    summary: dict[str, object] = {"bench": "seams"}
+    if not args.no_real:
+        import footage
+        from seams_real import print_real, run_cli, run_real
+
+        cache = args.transnet_cache or footage.cache_dir(args.footage) / "transnet_cache"
+        real = run_real(args.footage, args.transnet, cache)
+        print_real(real)
+        summary["real"] = {
+            k: real[k] for k in ("pooled", "s_per_min", "minutes", "transnet_cached")
+        }
+        if args.cli_repeats > 0:
+            video = next(c.path for c in footage.fetch(args.footage) if c.name == args.cli_video)
+            cli = run_cli(video, args.cli_repeats)
+            print(
+                f"\nCLI on {cli['video']}: ours (seams, pixels) {cli['ours_wall_s']} s, "
+                f"{cli['ours_peak_mb']} MB peak; scenedetect detect-content "
+                f"{cli['scenedetect_wall_s']} s, {cli['scenedetect_peak_mb']} MB; "
+                f"wall ratio {cli['wall_ratio']}x"
+            )
+            summary["cli"] = cli
+    if args.no_synthetic:
+        print(json.dumps(summary))
+        return 0
 
     from summarizer.store import Store
 
@@ -251,12 +324,16 @@ def main() -> int:
             t1 = time.perf_counter()
             embedded = embed_suite(cases, es, store)
             t2 = time.perf_counter()
-            table = summarise(evaluate(cases, embedded))
+            values = evaluate(cases, embedded)
+            if ename == "pixels":
+                values |= evaluate_detectors(cases, embedded)
+            table = summarise(values)
             print_table(f"{ename}: {len(args.seeds)} suite(s), embedded in {t2 - t1:.1f} s", table)
             results[ename] = {
                 "methods": table,
                 "targets_default": targets(
-                    table["dynamic+surveyor" if SeamSettings().surveyor else "dynamic"]
+                    table.get("detector auto")
+                    or table["dynamic+surveyor" if SeamSettings().surveyor else "dynamic"]
                 ),
             }
             if ename == "pixels":
@@ -276,8 +353,7 @@ def main() -> int:
             + ", ".join(f"{k} {v:.1f}" for k, v in timing.items())
         )
         default = "dynamic+surveyor" if SeamSettings().surveyor else "dynamic"
-        summary = {
-            "bench": "seams",
+        summary |= {
             "seeds": args.seeds,
             "videos": len(cases),
             "build_s": round(build_s, 1),

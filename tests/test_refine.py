@@ -14,6 +14,7 @@ from summarizer.decode import read_frames
 from summarizer.errors import InputError
 from summarizer.flow import embed_video, open_video
 from summarizer.scenes.refine import cut_in_run, locate_cut, refine_segmentation
+from summarizer.scenes.seams import SeamSettings
 from summarizer.scenes.segments import segment_frames, segment_video
 from summarizer.store import Store
 from summarizer.synth import Shot, make_video, render_shots
@@ -29,6 +30,8 @@ SHOTS = [
 ]
 SAMPLE = SampleSettings()  # 2 fps
 EMBED = EmbedSettings(embedder="pixels")
+# Refinement is about seams found between two samples: the successor detector's.
+SUCCESSOR = SeamSettings(detector="successor")
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +83,7 @@ def test_core_rejects_bad_input():
 
 def test_refined_seams_are_within_one_frame(video, embedded):
     path, cuts = video
-    seg = segment_video(embedded)
+    seg = segment_video(embedded, SUCCESSOR)
     assert len(seg.seams_s) == len(cuts)
     before = np.abs(np.sort(seg.seams_s) - cuts)
     assert before.max() > 2 * FRAME  # the sampled seams are off by several frames
@@ -103,13 +106,25 @@ def test_refined_seams_are_within_one_frame(video, embedded):
     assert refine_segmentation(path, embedded, fine) is fine
 
 
+def test_full_rate_seams_are_exact_before_refining(video, embedded):
+    path, cuts = video
+    seg = segment_video(embedded)  # the default detector reads every frame
+    assert seg.exact_seams and not seg.refined
+    # (cuts are within a frame: synth's float times put one new frame a frame later)
+    np.testing.assert_allclose(np.sort(seg.seams_s), cuts, atol=FRAME + 1e-6)
+    fine = refine_segmentation(path, embedded, seg)
+    assert fine.refined
+    np.testing.assert_array_equal(fine.seams_s, seg.seams_s)  # nothing left to move
+    np.testing.assert_allclose(fine.boundaries_s, np.sort(seg.seams_s), atol=1e-9)
+
+
 def test_dissolve_is_refined_near_its_midpoint(tmp_path):
     shots = [Shot("static", 4.0, seed=711), Shot("static", 4.0, seed=712, transition="dissolve")]
     path = tmp_path / "dissolve.mp4"
     (cut,) = make_video(path, shots, fps=FPS, size=(96, 64))
     store = Store(tmp_path / "store")
     ev = embed_video(open_video(path, store, SAMPLE), SAMPLE, EMBED, store)
-    seg = segment_video(ev)
+    seg = segment_video(ev, SUCCESSOR)
     fine = refine_segmentation(path, ev, seg)
     assert len(fine.seams_s) == 1
     assert abs(fine.seams_s[0] - cut) <= 2 * FRAME + 1e-6
@@ -129,8 +144,10 @@ def first_frame_shot(clip, path, cut) -> str:
 
 def test_clips_start_on_their_own_shot(video, tmp_path, capsys):
     path, cuts = video
+    config = tmp_path / "successor.yaml"
+    config.write_text("seams:\n  detector: successor\n")
     common = ["--store", str(tmp_path / "store"), "--embedder", "pixels", "--quiet"]
-    common += ["--clips", "--reencode", "--max-segment", "0"]
+    common += ["--clips", "--reencode", "--max-segment", "0", "--config", str(config)]
     assert main(["seams", str(path), "--out", str(tmp_path / "fine"), *common]) == 0
     assert main(["seams", str(path), "--out", str(tmp_path / "raw"), "--no-refine", *common]) == 0
     capsys.readouterr()

@@ -9,6 +9,7 @@ import pytest
 
 from summarizer.config import from_dict
 from summarizer.errors import AtlasError, InputError, SettingsError
+from summarizer.scenes import surveyor
 from summarizer.scenes.evaluate import score_seams
 from summarizer.scenes.seams import (
     SeamSettings,
@@ -19,7 +20,41 @@ from summarizer.scenes.seams import (
     successor_distances,
     threshold_curve,
 )
-from summarizer.scenes.surveyor import survey_thresholds, window_factor
+from summarizer.scenes.surveyor import survey_thresholds
+
+
+def window_factor(
+    scores: np.ndarray, base: np.ndarray, settings: SeamSettings
+) -> tuple[float, int, float]:
+    """Steps 2-4 of the surveyor's rule for one window, literally, with scikit-learn: the
+    reference that the vectorised `summarizer.scenes.surveyor.window_factors` must match."""
+    from sklearn.neighbors import NearestNeighbors
+
+    s = np.asarray(scores, dtype=np.float64)
+    n = len(s)
+    m = float(np.median(s))
+    scale = max(m, 1e-6)
+    nn = NearestNeighbors(n_neighbors=n).fit(s[:, None])
+    dist, idx = nn.kneighbors([[m]])
+    dist, near = dist[0], s[idx[0]]  # neighbours of the median score, nearest first
+    ks = np.arange(1, n + 1)
+    mean_dist = np.cumsum(dist) / ks
+    c1, c2 = np.cumsum(near), np.cumsum(near * near)
+    spread = np.sqrt(np.maximum(c2 / ks - (c1 / ks) ** 2, 0.0))
+    tight = (mean_dist <= settings.surveyor_mean_target * scale) & (
+        spread <= settings.surveyor_std_target * scale
+    )
+    k0 = min(settings.surveyor_k_min, n)
+    k_star = k0
+    for k in range(k0, n + 1):  # grow while both targets hold
+        if not tight[k - 1]:
+            break
+        k_star = k
+    bulk = near[:k_star]
+    theta = float(bulk.mean() + settings.k * bulk.std())
+    ref = max(float(np.median(base)), 1e-12)
+    factor = float(np.clip(theta / ref, *surveyor.FACTOR_RANGE))
+    return factor, k_star, theta
 
 
 def shots(cuts, duration, fps=2.0, dim=64, noise=0.05, drift=0.0, seed=0):

@@ -104,3 +104,51 @@ def score_seams(
         matches=tuple(pairs),
         tolerance_s=float(tolerance_s),
     )
+
+
+def score_spans(
+    detected: Sequence[float] | np.ndarray,
+    truth: Sequence[tuple[float, float]],
+    tolerance_s: float = 0.5,
+    ignore: Sequence[tuple[float, float]] = (),
+) -> SeamScore:
+    """`score_seams` for transitions with a length: truth ``(start, end)`` spans (a cut has
+    start == end), a detection matching one when it lies within `tolerance_s` of its span.
+
+    Detections inside an `ignore` span (say, a fade in from black at the very start) count
+    neither way. The matching (one-to-one, maximum) takes the spans by their right ends and
+    gives each the earliest free detection inside it: optimal for points and intervals on
+    a line (the same exchange argument as `match_times`).
+    """
+    if not (np.isfinite(tolerance_s) and tolerance_s >= 0):
+        raise SettingsError(f"tolerance must be >= 0 seconds, got {tolerance_s}")
+    d = _times(detected, "detected")
+    for a, b in ignore:
+        d = d[(d < a) | (d > b)]
+    spans = np.asarray(truth, dtype=np.float64).reshape(-1, 2)
+    if not np.isfinite(spans).all():
+        raise InputError("true spans contain NaN or infinite values")
+    lo, hi = spans.min(axis=1) - tolerance_s, spans.max(axis=1) + tolerance_s
+    used = np.zeros(len(d), dtype=bool)
+    pairs: list[tuple[int, int]] = []
+    for j in np.argsort(hi, kind="stable"):
+        k = int(np.searchsorted(d, lo[j], side="left"))
+        while k < len(d) and (used[k] and d[k] <= hi[j]):
+            k += 1
+        if k < len(d) and d[k] <= hi[j] and not used[k]:
+            used[k] = True
+            pairs.append((k, int(j)))
+    n_det, n_true, tp = len(d), len(spans), len(pairs)
+    precision = tp / n_det if n_det else 1.0
+    recall = tp / n_true if n_true else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+    return SeamScore(
+        precision=precision,
+        recall=recall,
+        f1=f1,
+        true_positives=tp,
+        n_detected=n_det,
+        n_true=n_true,
+        matches=tuple(sorted(pairs)),
+        tolerance_s=float(tolerance_s),
+    )

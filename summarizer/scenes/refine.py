@@ -195,6 +195,8 @@ def refine_segmentation(
     seam_c = np.searchsorted(t, seams, side="left")
     seam_ok = (seam_c >= 1) & (seam_c <= len(t) - 1)
     bound_c = np.array([s.first for s in segmentation.segments[1:]], dtype=np.int64)
+    if getattr(segmentation, "exact_seams", False):
+        return _refine_loose_bounds(p, embedded, segmentation, short_side)
     cuts = np.unique(np.concatenate([seam_c[seam_ok], bound_c]).astype(np.int64))
     if len(cuts) == 0:
         return dataclasses.replace(segmentation, refined=True)
@@ -212,4 +214,37 @@ def refine_segmentation(
         dataclasses.replace(s, start_s=float(a), end_s=float(b))
         for s, a, b in zip(segmentation.segments, starts, ends, strict=True)
     )
-    return dataclasses.replace(segmentation, seams_s=new_seams, segments=segments, refined=True)
+    transitions = segmentation.transitions
+    if len(transitions) == len(new_seams):  # the successor's seams: cuts at the refined times
+        transitions = tuple(
+            dataclasses.replace(tr, start_s=float(x), end_s=float(x))
+            for tr, x in zip(transitions, new_seams, strict=True)
+        )
+    return dataclasses.replace(
+        segmentation, seams_s=new_seams, segments=segments, refined=True, transitions=transitions
+    )
+
+
+def _refine_loose_bounds(path: Path, embedded, segmentation, short_side: int):
+    """Seams on source frames already: refine only the boundaries that are no seam."""
+    seams = np.asarray(segmentation.seams_s, dtype=np.float64)
+    bounds = np.array([s.start_s for s in segmentation.segments[1:]], dtype=np.float64)
+    loose = [i for i, b in enumerate(bounds) if not np.any(np.abs(seams - b) < 1e-9)]
+    if loose:
+        firsts = np.array([segmentation.segments[i + 1].first for i in loose], dtype=np.int64)
+        try:
+            bounds[loose] = refine_cuts(
+                path, embedded.times_s, embedded.indices, firsts, short_side
+            )
+        except (AtlasError, OSError, RuntimeError) as exc:
+            warnings.warn(
+                f"{path.name}: boundaries not refined ({exc})", RefineWarning, stacklevel=3
+            )
+            return segmentation
+    starts = np.concatenate([[segmentation.segments[0].start_s], bounds])
+    ends = np.concatenate([bounds, [segmentation.segments[-1].end_s]])
+    segments = tuple(
+        dataclasses.replace(s, start_s=float(a), end_s=float(b))
+        for s, a, b in zip(segmentation.segments, starts, ends, strict=True)
+    )
+    return dataclasses.replace(segmentation, segments=segments, refined=True)

@@ -51,6 +51,8 @@ def _finite(x: float | None) -> bool:
 class SeamSettings:
     """How seams, segments and keyframes are found (YAML section ``seams:``).
 
+    detector: which shot-boundary detector proposes the seams (`summarizer.scenes.detectors`:
+        auto, content, successor, transnetv2).
     metric: successor distance, "euclidean" (on L2-normalised rows) or "cosine" (1 - cos).
     persist: frames on each side a change must last (1: the plain successor distance; see
         `successor_distances`).
@@ -72,8 +74,12 @@ class SeamSettings:
     min_segment_s / max_segment_s: segment durations (None: no limit); shorter segments are
         merged into a neighbour, longer ones split at their largest internal distance.
     keyframes_min / keyframes_max: keyframes per segment (more for longer, more varied ones).
+    cut_min / cut_ratio / dissolve_min: the full-rate detector's hard-cut step (mean absolute
+        RGB difference, 0..1), how far above the local median step a cut must be, and the
+        smallest picture change of a dissolve (`summarizer.scenes.detectors.content`).
     """
 
+    detector: str = "auto"
     metric: str = "euclidean"
     persist: int = 2
     threshold: str = "dynamic"
@@ -93,8 +99,24 @@ class SeamSettings:
     max_segment_s: float | None = 15.0
     keyframes_min: int = 2
     keyframes_max: int = 4
+    cut_min: float = 0.04
+    cut_ratio: float = 3.0
+    dissolve_min: float = 0.07
 
     def __post_init__(self) -> None:
+        from summarizer.scenes.detectors import detector_names
+
+        check(
+            self.detector in detector_names(),
+            f"detector must be one of {', '.join(detector_names())}, got {self.detector!r}",
+        )
+        for name in ("cut_min", "dissolve_min"):
+            v = getattr(self, name)
+            check(_finite(v) and 0 <= v <= 1, f"{name} must be in [0, 1], got {v}")
+        check(
+            _finite(self.cut_ratio) and self.cut_ratio >= 1,
+            f"cut_ratio must be >= 1, got {self.cut_ratio}",
+        )
         check(self.metric in METRICS, f"metric must be euclidean or cosine, got {self.metric!r}")
         check(
             isinstance(self.persist, int) and 1 <= self.persist <= 10,

@@ -69,6 +69,10 @@ class Segmentation:
         empty for a single frame).
     frame_times_s: time of each frame (N,).
     refined: seams and boundaries were made frame accurate on the source video.
+    transitions: what the detector found at each seam (cut, dissolve or fade, with the
+        start and end of a gradual one; `summarizer.scenes.find.find_segments`).
+    exact_seams: the detector put the seams on source frames (refining moves only the
+        boundaries that are no seam: splits of long segments).
     """
 
     seams_s: np.ndarray
@@ -79,6 +83,8 @@ class Segmentation:
     frame_times_s: np.ndarray
     settings: SeamSettings = field(default_factory=SeamSettings)
     refined: bool = False
+    transitions: tuple = ()  # summarizer.scenes.detectors.Transition: kind, start_s, end_s
+    exact_seams: bool = False  # the seams are source frames already (full-rate detectors)
 
     @property
     def boundaries_s(self) -> np.ndarray:
@@ -94,6 +100,7 @@ class Segmentation:
         return {
             "seams_s": [round(float(x), 4) for x in self.seams_s],
             "refined": self.refined,
+            "transitions": [t.to_dict() for t in self.transitions],
             "segments": [
                 {
                     "index": s.index,
@@ -489,15 +496,15 @@ def _single_frame(t0: float, settings: SeamSettings, end_s: float | None) -> Seg
     )
 
 
-def segment_video(embedded: EmbeddedVideo, settings: SeamSettings | None = None) -> Segmentation:
-    """`segment_frames` for the output of the embedding stage (uses its thumbnails)."""
-    duration = None
-    probe = getattr(getattr(embedded, "ref", None), "probe", None)
-    if probe is not None and probe.duration_s and np.isfinite(probe.duration_s):
-        duration = float(probe.duration_s)
-    thumbs = (
-        embedded.thumbnails
-        if embedded.thumbnails is not None and len(embedded.thumbnails)
-        else None
-    )
-    return segment_frames(embedded.embeddings, embedded.times_s, settings, thumbs, duration)
+def segment_video(
+    embedded: EmbeddedVideo,
+    settings: SeamSettings | None = None,
+    *,
+    video=None,
+    signal=None,
+) -> Segmentation:
+    """Seams (by ``settings.detector``), segments and keyframes of the embedding stage's
+    output, not yet refined: `summarizer.scenes.find.find_segments` with ``refine=False``."""
+    from summarizer.scenes.find import find_segments
+
+    return find_segments(embedded, settings, video, signal=signal, refine=False)

@@ -29,10 +29,10 @@ The exact rule, for the successor distances ``d`` at times ``t`` and the base th
 5. Each sample's factor is the geometric mean of the factors of the windows that cover it
    (1 where none does); the result is ``max(b * factor, floor)``.
 
-`window_factor` is steps 2-4 for one window, literally, with scikit-learn. `survey_thresholds`
-runs the same rule for all windows at once (`window_factors`: in one dimension, sorting a
-window's scores by their distance to the median is an exact brute-force KNN), about 50x
-faster than one `NearestNeighbors` fit per window; the tests check that both agree.
+`survey_thresholds` runs the rule for all windows at once (`window_factors`: in one
+dimension, sorting a window's scores by their distance to the median is an exact brute-force
+KNN), about 50x faster than one `NearestNeighbors` fit per window. The tests hold the rule
+written literally for one window with scikit-learn and check that both agree.
 
 Does it help? On `benchmarks/bench_seams.py` (cuts every 3-8 s) dynamic alone scores
 F1 0.63 on hard cuts and 0.07 on dissolves with the pixels embedder, dynamic + surveyor
@@ -42,43 +42,11 @@ F1 0.63 on hard cuts and 0.07 on dissolves with the pixels embedder, dynamic + s
 from __future__ import annotations
 
 import numpy as np
-from sklearn.neighbors import NearestNeighbors
 
 from summarizer.scenes.seams import SeamSettings
 
 MIN_SCORES = 4
 FACTOR_RANGE = (0.25, 4.0)
-
-
-def window_factor(
-    scores: np.ndarray, base: np.ndarray, settings: SeamSettings
-) -> tuple[float, int, float]:
-    """Steps 2-4 of the rule for one window: (factor, K*, theta)."""
-    s = np.asarray(scores, dtype=np.float64)
-    n = len(s)
-    m = float(np.median(s))
-    scale = max(m, 1e-6)
-    nn = NearestNeighbors(n_neighbors=n).fit(s[:, None])
-    dist, idx = nn.kneighbors([[m]])
-    dist, near = dist[0], s[idx[0]]  # neighbours of the median score, nearest first
-    ks = np.arange(1, n + 1)
-    mean_dist = np.cumsum(dist) / ks
-    c1, c2 = np.cumsum(near), np.cumsum(near * near)
-    spread = np.sqrt(np.maximum(c2 / ks - (c1 / ks) ** 2, 0.0))
-    tight = (mean_dist <= settings.surveyor_mean_target * scale) & (
-        spread <= settings.surveyor_std_target * scale
-    )
-    k0 = min(settings.surveyor_k_min, n)
-    k_star = k0
-    for k in range(k0, n + 1):  # grow while both targets hold
-        if not tight[k - 1]:
-            break
-        k_star = k
-    bulk = near[:k_star]
-    theta = float(bulk.mean() + settings.k * bulk.std())
-    ref = max(float(np.median(base)), 1e-12)
-    factor = float(np.clip(theta / ref, *FACTOR_RANGE))
-    return factor, k_star, theta
 
 
 def _windows(t: np.ndarray, window_s: float, step_s: float) -> tuple[np.ndarray, np.ndarray]:
@@ -97,7 +65,7 @@ def window_factors(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Steps 2-4 for all windows at once: (factor, K*, theta) per window.
 
-    The same rule as `window_factor`, vectorised over a (windows, longest window) matrix: in
+    The rule of the module docstring, vectorised over a (windows, longest window) matrix: in
     one dimension the K nearest neighbours of the median are the first K scores sorted by
     their distance to it, so a row sort is an exact brute-force KNN.
     """
