@@ -30,9 +30,13 @@ from summarizer.config import (
 T = TypeVar("T")
 
 
-def shown(section: str, key: str) -> str:
-    """'default X' of a settings field, read from `summarizer.config` (never copied)."""
-    value = default(section, key)
+def shown(section: str | type, key: str) -> str:
+    """'default X' of a settings field, read from `summarizer.config` (a YAML section's
+    name) or a settings dataclass, never copied."""
+    if isinstance(section, str):
+        value = default(section, key)
+    else:
+        value = next(f.default for f in dataclasses.fields(section) if f.name == key)
     return f"default {'none' if value is None else value}"
 
 
@@ -159,7 +163,6 @@ def add_captions(p: argparse.ArgumentParser) -> None:
     """--captions and the endpoint options (see `summarizer.captions`)."""
     from summarizer.captions import CaptionSettings
 
-    d = {f.name: f.default for f in dataclasses.fields(CaptionSettings)}
     g = p.add_argument_group("captions (YAML section 'captions:'; off by default)")
     g.add_argument(
         "--captions",
@@ -178,22 +181,25 @@ def add_captions(p: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         metavar="SECONDS",
-        help=f"seconds between captioned frames, at least (default {d['min_interval_s']})",
+        help=f"seconds between captioned frames, at least "
+        f"({shown(CaptionSettings, 'min_interval_s')})",
     )
     g.add_argument(
         "--caption-batch",
         type=int,
         default=None,
-        help=f"images per request (default {d['batch_size']})",
+        help=f"images per request ({shown(CaptionSettings, 'batch_size')})",
     )
     g.add_argument(
         "--caption-timeout",
         type=float,
         default=None,
         metavar="SECONDS",
-        help=f"per request (default {d['timeout_s']})",
+        help=f"per request ({shown(CaptionSettings, 'timeout_s')})",
     )
-    g.add_argument("--caption-retries", type=int, default=None, help=f"default {d['retries']}")
+    g.add_argument(
+        "--caption-retries", type=int, default=None, help=shown(CaptionSettings, "retries")
+    )
     g.add_argument(
         "--caption-summary",
         action="store_true",
