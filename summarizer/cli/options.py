@@ -125,9 +125,10 @@ def add_embed(p: argparse.ArgumentParser) -> None:
     g.add_argument("--batch-size", type=int, default=None, help=shown("embed", "batch_size"))
 
 
-def add_source(p: argparse.ArgumentParser, keywords_help: str) -> None:
-    """URL, stream and subtitle options (see `summarizer.sources`)."""
-    g = p.add_argument_group("URLs, streams and subtitles")
+def add_source(p: argparse.ArgumentParser, keywords_help: str | None = None) -> None:
+    """URL and stream options (see `summarizer.sources`); with `keywords_help` also
+    --subtitles and --keywords (commands that use subtitles)."""
+    g = p.add_argument_group("URLs and streams" + (" and subtitles" if keywords_help else ""))
     g.add_argument(
         "--end-time",
         type=float,
@@ -148,6 +149,8 @@ def add_source(p: argparse.ArgumentParser, keywords_help: str) -> None:
         metavar="DIR",
         help="where URL downloads and stream captures go (default: <store>/downloads)",
     )
+    if not keywords_help:
+        return
     g.add_argument(
         "--subtitles",
         type=Path,
@@ -262,7 +265,7 @@ def add_video_command(
     add_store(p)
     add_config(p)
     add_sample(p)
-    add_source(p, keywords or "subtitle keywords (comma separated)")
+    add_source(p, keywords)
     add_embed(p)
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
 

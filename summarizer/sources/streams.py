@@ -27,6 +27,8 @@ def _head(url: str) -> tuple[str, bytes]:
     try:
         with urllib.request.urlopen(req, timeout=PROBE_TIMEOUT_S) as resp:  # noqa: S310
             return resp.headers.get("Content-Type", "").lower(), resp.read(4096)
+    except urllib.error.HTTPError:  # a page may refuse this probe: yt-dlp says what is wrong
+        return "", b""
     except (urllib.error.URLError, OSError, ValueError) as exc:
         why = getattr(exc, "reason", None) or exc
         raise InputError(f"{url}: cannot be reached ({why})") from None

@@ -117,7 +117,11 @@ def load_subtitles(path: str | Path) -> Subtitles:
             import webvtt
 
             cues = [
-                Cue(c.start_time.in_seconds(), c.end_time.in_seconds(), _clean(c.text))
+                Cue(
+                    c.start_time.in_milliseconds() / 1000,
+                    c.end_time.in_milliseconds() / 1000,
+                    _clean(c.text),
+                )
                 for c in webvtt.read(str(p))
             ]
     except InputError:
