@@ -69,31 +69,57 @@ def _reel(name: str) -> str:
     return reel or "AX"
 
 
+def timecode_rate(fps: float) -> float:
+    """A rate SMPTE timecode (and so EDL) supports for a video at `fps`: `fps` itself, the
+    NTSC rate it rounds to, a multiple of it (10 -> 30, 12.5 -> 25: cuts stay on the
+    video's frames), else the nearest."""
+    import opentimelineio as otio
+
+    valid = otio.opentime.RationalTime.is_valid_timecode_rate
+    for ntsc in (24000 / 1001, 30000 / 1001, 60000 / 1001):
+        if abs(fps - ntsc) < 0.01 and valid(ntsc):
+            return ntsc
+    if valid(fps):
+        return float(fps)
+    rates = [r for r in (24, 25, 30, 48, 50, 60) if valid(r)]
+    multiples = [r for r in rates if abs(r / fps - round(r / fps)) < 1e-6]
+    return float(multiples[0] if multiples else min(rates, key=lambda r: abs(r - fps)))
+
+
 def timeline(
     spans: Sequence[tuple[float, float]],
     fps: float,
     name: str,
     path: str | Path | None = None,
     texts: Sequence[str] | None = None,
+    rate: float | None = None,
 ) -> Any:
     """An OTIO timeline: one clip per segment, back to back, each referencing its span of the
     source (`path`, as a file URL). `texts` (e.g. subtitle text per segment) go into each
-    clip's metadata."""
+    clip's metadata. `rate`: the timeline's rate (default `fps`); cuts are snapped to the
+    video's frames first, then expressed at `rate`."""
     import opentimelineio as otio
 
-    rate = float(fps)
+    scale = (rate or fps) / fps
+    rate = float(rate or fps)
     tl = otio.schema.Timeline(name=Path(name).stem or "segments")
     tl.global_start_time = otio.opentime.RationalTime(0, rate)
     track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
     tl.tracks.append(track)
     url = Path(path).resolve().as_uri() if path else name
-    for i, (first, count) in enumerate(frame_spans(spans, fps)):
-        ref = otio.schema.ExternalReference(target_url=url)
+    frames = frame_spans(spans, fps)
+    total = max((first + count for first, count in frames), default=0)
+    available = otio.opentime.TimeRange(
+        otio.opentime.RationalTime(0, rate), otio.opentime.RationalTime(round(total * scale), rate)
+    )
+    for i, (first, count) in enumerate(frames):
+        ref = otio.schema.ExternalReference(target_url=url, available_range=available)
         clip = otio.schema.Clip(
             name=f"{Path(name).stem} seg{i:03d}",
             media_reference=ref,
             source_range=otio.opentime.TimeRange(
-                otio.opentime.RationalTime(first, rate), otio.opentime.RationalTime(count, rate)
+                otio.opentime.RationalTime(round(first * scale), rate),
+                otio.opentime.RationalTime(round(count * scale), rate),
             ),
         )
         clip.metadata["keyframe_atlas"] = {"segment": i}
@@ -121,13 +147,14 @@ def to_otio(spans, fps: float, name: str, path=None, texts=None) -> str:
 
 
 def to_edl(spans, fps: float, name: str, path=None) -> str:
-    """The segments as a CMX 3600 EDL: one event per segment, source in/out = the segment."""
-    return _write(timeline(spans, fps, name, path), "cmx_3600")
+    """The segments as a CMX 3600 EDL: one event per segment, source in/out = the segment,
+    at a timecode rate (`timecode_rate`)."""
+    return _write(timeline(spans, fps, name, path, rate=timecode_rate(fps)), "cmx_3600")
 
 
 def to_fcp_xml(spans, fps: float, name: str, path=None) -> str:
     """The segments as Final Cut Pro 7 XML (``xmeml``), via OTIO's ``fcp_xml`` adapter."""
-    return _write(timeline(spans, fps, name, path), "fcp_xml")
+    return _write(timeline(spans, fps, name, path, rate=timecode_rate(fps)), "fcp_xml")
 
 
 def export_text(fmt: str, spans, fps: float, name: str, path=None, texts=None) -> str:
