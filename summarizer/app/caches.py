@@ -13,7 +13,7 @@ import streamlit as st
 from summarizer.app.catalog import library_thumbnail
 from summarizer.app.frames import decode_frames, frame_images, image_data_url
 from summarizer.app.labels import for_app
-from summarizer.app.summaries import FilteredSummary, summarize_filtered
+from summarizer.summary.filtered import FilteredSummary, summarize_filtered
 
 log = logging.getLogger("summarizer.app")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from summarizer.app.frames import decode_frames
-from summarizer.app.summaries import FilteredSummary, summary_document
+from summarizer.summary.filtered import FilteredSummary, summary_document
 
 
 def zip_bytes(files: Iterable[tuple[str, bytes]]) -> bytes:

@@ -57,7 +57,7 @@ def process_video(
         "read", 1.0, f"{ref.probe.width}x{ref.probe.height}, {fmt_duration(ref.probe.duration_s)}"
     )
 
-    def frames(done: int, total: int) -> None:
+    def frames(_stage: str, done: int, total: int) -> None:
         report("embed", done / total if total else 0.0, f"{done} of {plural(total, 'frame')}")
 
     report("embed", 0.0)

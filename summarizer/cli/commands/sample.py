@@ -201,8 +201,9 @@ def settings_from(args: argparse.Namespace, config: dict[str, Any]):
 
 def run(args: argparse.Namespace) -> int:
     from summarizer.cli import captions as cap
+    from summarizer.cli.progress import TqdmProgress
     from summarizer.decode import video
-    from summarizer.flow import TqdmProgress, expected_frames, open_video
+    from summarizer.flow import expected_frames, open_video
     from summarizer.outputs import files as export
     from summarizer.sources.subtitles import in_spans, parse_keywords
     from summarizer.summary.gates import make_gate

@@ -171,11 +171,10 @@ def check_before_writing(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from summarizer.cli import captions as cap
     from summarizer.errors import InputError
+    from summarizer.flow import find_scenes
     from summarizer.outputs.editors import parse_exports
     from summarizer.outputs.files import plural
     from summarizer.outputs.seams import write_outputs
-    from summarizer.scenes.refine import refine_segmentation
-    from summarizer.scenes.segments import segment_video
     from summarizer.sources.subtitles import parse_keywords
 
     config = common.config_of(args)
@@ -191,11 +190,9 @@ def run(args: argparse.Namespace) -> int:
     ):
         t0 = time.perf_counter()
         try:
-            seg = segment_video(ev, settings)
+            seg = find_scenes(ev, settings, refine=getattr(args, "refine", True))
         except InputError as exc:
             raise InputError(f"{ref.name}: {exc}") from None
-        if getattr(args, "refine", True) and ev.ref.kind == "video":
-            seg = refine_segmentation(ev.ref.path, ev, seg)
         subtitles = common.subtitles_of(source, keywords)
         out_dir = args.out / folder
         doc = write_outputs(

@@ -88,10 +88,10 @@ def summary_settings(args: argparse.Namespace, config: dict[str, Any]):
 
 def run(args: argparse.Namespace) -> int:
     from summarizer.cli import captions as cap
+    from summarizer.flow import summarize_frames
     from summarizer.outputs.files import plural
     from summarizer.outputs.frames import keyframe_images
     from summarizer.outputs.summary import write_outputs
-    from summarizer.summary.kmeans import select_keyframes
 
     config = common.config_of(args)
     sample = common.sample_settings(args, config)
@@ -100,13 +100,7 @@ def run(args: argparse.Namespace) -> int:
     captions = cap.caption_settings(args, config)
     failed = 0
     for ref, ev, stem, _, _ in common.embedded_inputs(args, config, sample=sample, embed=embed):
-        summary = select_keyframes(
-            ev.embeddings,
-            ev.times_s,
-            settings,
-            images=ev.thumbnails,
-            duration_s=ref.probe.duration_s or None,
-        )
+        summary = summarize_frames(ev, settings).summary
         images = keyframe_images(ev, summary.indices, sample, args.thumbnails_only)
         out_dir = args.out / stem
         doc = write_outputs(out_dir, ev, summary, images, settings, sample, embed)
