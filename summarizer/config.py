@@ -266,6 +266,7 @@ SECTIONS: dict[str, str] = {
     "gate": "summarizer.summary.gates:GateSettings",
     "latent": "summarizer.atlas.latent:LatentSettings",
     "poster": "summarizer.poster.render:PosterSettings",
+    "captions": "summarizer.captions.settings:CaptionSettings",
 }
 #: Keys of the ``sample:`` section that only the `sample` command reads.
 SAMPLER = "summarizer.summary.sampling:SamplerSettings"
@@ -325,6 +326,7 @@ class Settings:
     gate: Any = dataclasses.field(default_factory=_factory("gate"))
     latent: Any = dataclasses.field(default_factory=_factory("latent"))
     poster: Any = dataclasses.field(default_factory=_factory("poster"))
+    captions: Any = dataclasses.field(default_factory=_factory("captions"))
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

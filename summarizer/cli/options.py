@@ -248,7 +248,13 @@ def embed_settings(args: argparse.Namespace, config: dict[str, Any]) -> EmbedSet
 
 
 def config_of(args: argparse.Namespace) -> dict[str, Any]:
-    return load_config(getattr(args, "config", None))
+    """The ``--config`` file's sections, every one checked now (unknown sections and keys,
+    bad values), so one file serves every command and fails before any work."""
+    from summarizer.config import Settings
+
+    config = load_config(getattr(args, "config", None))
+    Settings.from_dict(config)
+    return config
 
 
 def add_video_command(
