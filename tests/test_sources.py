@@ -98,7 +98,11 @@ def test_hls_is_read_to_its_end_or_its_end_time(site, tmp_path):
     with serve(site) as base:
         whole = resolve(f"{base}/hls/index.m3u8", downloads=tmp_path)
         part = resolve(f"{base}/hls/index.m3u8", downloads=tmp_path, end_time_s=2.5)
+        mtime = part.path.stat().st_mtime_ns
+        again = resolve(f"{base}/hls/index.m3u8", downloads=tmp_path, end_time_s=2.5)
     assert whole.key_kind == part.key_kind == "stream" and whole.key != part.key
+    # A stream with an end is the same video every time: its capture is kept and reused.
+    assert again == part and part.path.stat().st_mtime_ns == mtime
     assert probe(whole.path).duration_s == pytest.approx(4.0, abs=0.15)
     assert probe(part.path).duration_s == pytest.approx(2.5, abs=0.15)
     assert part.identity == "hls:end=2.5"
@@ -112,7 +116,7 @@ def test_an_mjpeg_stream_needs_and_keeps_its_end_time(site, tmp_path):
         cam = resolve(f"{base}/cam.mjpg", downloads=tmp_path, end_time_s=2.0)
         took = time.perf_counter() - t0
     p = probe(cam.path)
-    assert cam.key_kind == "stream" and cam.identity == "mjpeg:end=2"
+    assert cam.key_kind == "stream" and cam.identity.startswith("mjpeg:end=2:at=")
     assert p.duration_s == pytest.approx(2.0, abs=0.3) and 15 <= p.frame_count <= 25
     assert took < 15  # read in real time, stopped at the end time
 
@@ -168,3 +172,20 @@ def test_yt_dlp_style_language_sidecars_and_bad_files(tmp_path):
         load_subtitles(bad)
     with pytest.raises(SettingsError, match="must be .srt or .vtt"):
         load_subtitles(video)
+
+
+def test_open_video_takes_urls_with_the_right_store_key(site, tmp_path, monkeypatch):
+    pytest.importorskip("yt_dlp")
+    from summarizer.flow import open_video
+    from summarizer.sources import stream_key
+    from summarizer.store import Store, hash_path
+
+    monkeypatch.setenv("ATLAS_HOME", str(tmp_path / "home"))  # downloads go under it
+    store = Store(tmp_path / "store")
+    with serve(site) as base:
+        direct = open_video(f"{base}/clip.mp4", store)
+        hls = open_video(f"{base}/hls/index.m3u8", store)
+    assert direct.sha256 == hash_path(site / "clip.mp4")  # all bytes read: their hash
+    assert direct.name == "clip.mp4" and direct.probe.frame_count == 40
+    assert hls.sha256 == stream_key(f"{base}/hls/index.m3u8", "hls:all")  # URL + identity
+    assert {v["sha256"] for v in store.videos()} >= {direct.sha256, hls.sha256}

@@ -347,9 +347,7 @@ def open_inputs(args: argparse.Namespace, store: Any, sample: SampleSettings) ->
     opened = []
     names = out_names([s.name for s in sources])
     for source, folder in zip(sources, names, strict=True):
-        ref = open_video(source.path, store, sample)
-        if source.url is not None:
-            ref = dataclasses.replace(ref, name=source.name)
+        ref = open_video(source, store, sample)
         opened.append(Opened(source, ref, folder))
     return opened
 

@@ -29,8 +29,9 @@ class Source:
     name: what people see (the file name, or the video's title for a URL).
     url: where it came from (None for a local path).
     key_kind: "bytes" (store key = sha256 of the file's bytes, all read) or "stream"
-        (the stream was read up to an end time: key = `key`, from the URL and `identity`).
-    identity: yt-dlp's "extractor:id", or the stream kind and end time.
+        (key = `key`, from the URL and `identity`).
+    identity: yt-dlp's "extractor:id"; for a stream its kind and end time, and for a live
+        one the time its capture started ("mjpeg:end=30:at=2026-11-30T21:20:05.1Z").
     subtitles: a .srt/.vtt found for it (a sidecar, yt-dlp's, or the one named).
     """
 
@@ -135,11 +136,21 @@ def _capture(
 ) -> Source:
     from summarizer.sources import streams
 
+    # A stream with an end (HLS VOD) is the same video every time: its capture is kept and
+    # reused. A live one (RTSP, MJPEG, live HLS) differs on every read: its identity holds
+    # the time the capture started, so each capture is its own video in the store.
+    live = streams.needs_end_time(media_url, kind)
     span = f"end={end_time_s:g}" if end_time_s else "all"
     identity = f"{kind}:{span}"
+    if live:
+        import datetime
+
+        now = datetime.datetime.now(datetime.timezone.utc)
+        identity += f":at={now.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}"
     key = stream_key(url, identity)
     dst = downloads / "streams" / f"{key[:16]}.mp4"
-    streams.capture(media_url, kind, dst, end_time_s)
+    if live or not dst.is_file():
+        streams.capture(media_url, kind, dst, end_time_s, live=live)
     tail = url.rstrip("/").rsplit("/", 1)[-1] or kind
     return Source(
         dst,

@@ -8,7 +8,9 @@ never ends (RTSP, MJPEG, live HLS without ``#EXT-X-ENDLIST``) needs an end time.
 
 from __future__ import annotations
 
+import os
 import subprocess
+import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -88,14 +90,21 @@ def capture_args(url: str, kind: str, dst: Path, end_time_s: float | None) -> li
     return cmd
 
 
-def capture(url: str, kind: str, dst: Path, end_time_s: float | None) -> Path:
-    """Record the stream into `dst` (written to a temporary name, renamed when complete)."""
+def capture(
+    url: str, kind: str, dst: Path, end_time_s: float | None, live: bool | None = None
+) -> Path:
+    """Record the stream into `dst` (written to a temporary name, renamed when complete).
+    live: whether it never ends by itself (None: ask the stream)."""
     if end_time_s is not None and not end_time_s > 0:
         raise SettingsError(f"--end-time must be > 0 seconds, got {end_time_s:g}")
-    if end_time_s is None and needs_end_time(url, kind):
+    if live is None:
+        live = needs_end_time(url, kind)
+    if end_time_s is None and live:
         raise SettingsError(f"{url} is a live stream: give --end-time SECONDS to bound it")
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.stem}.part{dst.suffix}")
+    fd, name = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.stem}.", suffix=dst.suffix)
+    os.close(fd)
+    tmp = Path(name)
     limit = (end_time_s or 3600.0) * 3 + 60  # a real-time stream takes its own length
     try:
         proc = subprocess.run(

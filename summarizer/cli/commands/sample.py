@@ -223,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
     probes = []
     for source in sources:
         if store is not None:  # catalogued like every other command's inputs
-            probes.append(open_video(source.path, store, sample).probe)
+            probes.append(open_video(source, store, sample).probe)
         else:
             probes.append(video.probe(source.path, settings=sample))
     spans = []
