@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -35,9 +36,13 @@ def serve(folder: Path, routes: dict[str, Route] | None = None) -> Iterator[str]
             else:
                 route(self)
 
-    server = ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Handler, directory=str(folder))
-    )
+    class Server(ThreadingHTTPServer):
+        def handle_error(self, request, client_address) -> None:
+            if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+                return  # a client that read what it needed and hung up
+            super().handle_error(request, client_address)
+
+    server = Server(("127.0.0.1", 0), functools.partial(Handler, directory=str(folder)))
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -69,10 +69,10 @@ def test_two_processes_writing_clips_into_one_folder(video, tmp_path):
     out = tmp_path / "o"
     args = [str(video), "--out", str(out), "--clips", "--store", str(tmp_path / "s")]
     assert _seams(*args) == 0  # embeddings cached: the two runs below race on the clips
-    ctx = multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("fork")  # forked: the writers start together
     for _ in range(2):
-        with ctx.Pool(2) as pool:
-            assert pool.map(_clip_run, [args, args]) == [0, 0]
+        with ctx.Pool(3) as pool:
+            assert pool.map(_clip_run, [args] * 3, chunksize=1) == [0, 0, 0]
     clips = sorted((out / "three" / "clips").iterdir())
     assert [c.suffix for c in clips] == [".mp4"] * 3  # no temporaries left behind
 

@@ -91,6 +91,15 @@ def save_jpeg(image: np.ndarray, path: str | Path, quality: int = 90) -> Path:
     return _atomic_write(Path(path), jpeg_bytes(image, quality))
 
 
+def save_image(image: Image.Image, path: str | Path) -> Path:
+    """Save a PIL image (format from the suffix), atomically: two writers of one folder
+    never leave a mixed file."""
+    path = Path(path)
+    buf = io.BytesIO()
+    image.save(buf, format=Image.registered_extensions()[path.suffix.lower()])
+    return _atomic_write(path, buf.getvalue())
+
+
 def plural(n: int, word: str, many: str | None = None) -> str:
     """'1 segment', '2 segments', '1,204 frames' (`many` for irregular plurals)."""
     n = int(n)

@@ -76,7 +76,7 @@ def write_outputs(
     for old in kdir.glob("*.jpg"):
         if f"keyframes/{old.name}" not in names.values():
             old.unlink()
-    export.grid_image(images, labels).save(out_dir / "keyframes.png")
+    export.save_image(export.grid_image(images, labels), out_dir / "keyframes.png")
 
     clip_names: dict[int, str] = {}
     if clips:

@@ -21,7 +21,7 @@ def write_outputs(out_dir: Path, ev, summary, images, settings, sample, embed) -
         if old.name not in names:
             old.unlink()
     labels = [f"{export.time_label(p.time_s)}  x{p.cluster_size}" for p in summary.picks]
-    export.grid_image(images, labels).save(out_dir / "summary.png")
+    export.save_image(export.grid_image(images, labels), out_dir / "summary.png")
     data = summary.to_dict()
     for d, name in zip(data["picks"], names, strict=True):
         d["image"] = name
