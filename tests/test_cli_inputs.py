@@ -166,3 +166,34 @@ def test_captions_without_a_model_fail_before_any_work(video, tmp_path, monkeypa
                 "--captions")  # fmt: skip
     assert rc == 2 and "needs a model" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_page_with_two_videos_and_subtitles_through_yt_dlp(video, tmp_path):
+    pytest.importorskip("yt_dlp")
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "a.mp4").write_bytes(video.read_bytes())
+    (site / "b.mp4").write_bytes(video.read_bytes())
+    (site / "a.en.vtt").write_text("WEBVTT\n\n00:00:04.000 --> 00:00:05.000\nThe bird flies.\n")
+    (site / "page.html").write_text(
+        "<html><head><title>Two clips</title></head><body>"
+        '<video src="a.mp4"><track kind="subtitles" src="a.en.vtt" srclang="en"></video>'
+        '<video src="b.mp4"></video></body></html>'
+    )
+    out, store = tmp_path / "o", str(tmp_path / "s")
+    with serve(site) as base:
+        rc = _seams(f"{base}/page.html", "--out", str(out), "--store", store, "--keywords", "bird")
+        assert rc == 0
+        assert sorted(p.name for p in out.iterdir()) == ["Two_clips_1", "Two_clips_2"]
+        first = json.loads((out / "Two_clips_1" / "segments.json").read_text())
+        assert first["keywords"] == [
+            {"keyword": "bird", "start_s": 4.0, "end_s": 5.0, "text": "The bird flies.",
+             "segments": [1]}
+        ]  # fmt: skip
+        assert first["segments"][1]["subtitles"] == "The bird flies."
+        second = json.loads((out / "Two_clips_2" / "segments.json").read_text())
+        assert "keywords" not in second  # no subtitles for that one (a warning says so)
+        # yt-dlp's own options pass through: only the second video
+        rc = _seams(f"{base}/page.html", "--out", str(tmp_path / "o2"), "--store", store,
+                    "--ytdlp", "--playlist-items 2")  # fmt: skip
+    assert rc == 0 and [p.name for p in (tmp_path / "o2").iterdir()] == ["Two_clips_2"]

@@ -112,16 +112,16 @@ def fetch(
             subtitlesformat="vtt/srt/best",
         )
     opts.update(options or {})
+    limit = opts.pop("max_downloads", None)  # applied here: yt-dlp stops by raising
     out: list[Download] = []
     try:
         with yt_dlp.YoutubeDL(opts) as ydl:
             info = ydl.extract_info(url, download=False)
             if info is None:
                 raise InputError(f"{url}: yt-dlp found no video")
-            entries = list(info.get("entries") or [info]) if "entries" in info else [info]
+            entries = list(info.get("entries") or []) if "entries" in info else [info]
+            entries = [e for e in entries if e is not None][:limit]
             for entry in entries:
-                if entry is None:
-                    continue
                 ident = f"{entry.get('extractor_key') or entry.get('extractor')}:{entry.get('id')}"
                 title = str(entry.get("title") or entry.get("id") or "video")
                 page = str(entry.get("webpage_url") or url)
