@@ -189,3 +189,13 @@ def test_open_video_takes_urls_with_the_right_store_key(site, tmp_path, monkeypa
     assert direct.name == "clip.mp4" and direct.probe.frame_count == 40
     assert hls.sha256 == stream_key(f"{base}/hls/index.m3u8", "hls:all")  # URL + identity
     assert {v["sha256"] for v in store.videos()} >= {direct.sha256, hls.sha256}
+
+
+def test_extra_yt_dlp_options_are_parsed_by_yt_dlp():
+    pytest.importorskip("yt_dlp")
+    from summarizer.sources.ytdlp import extra_options
+
+    opts = extra_options("--dateafter 20240101 --max-downloads 3")
+    assert opts["max_downloads"] == 3 and str(opts["daterange"].start) == "2024-01-01"
+    with pytest.raises(SettingsError, match="no such option: --no-such-opt"):
+        extra_options("--no-such-opt")

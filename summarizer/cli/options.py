@@ -140,7 +140,7 @@ def add_source(p: argparse.ArgumentParser, keywords_help: str | None = None) -> 
         "--ytdlp",
         default=None,
         metavar="ARGS",
-        help='extra yt-dlp options as its own command line, e.g. "--dateafter 20240101"',
+        help='extra yt-dlp options as its own command line, e.g. --ytdlp="--dateafter 20240101"',
     )
     g.add_argument(
         "--downloads",

@@ -117,6 +117,9 @@ def capture(
     except subprocess.TimeoutExpired:
         tmp.unlink(missing_ok=True)
         raise InputError(f"{url}: the stream did not finish within {limit:.0f} s") from None
+    except BaseException:  # interrupted: no half capture is left behind
+        tmp.unlink(missing_ok=True)
+        raise
     if proc.returncode != 0 or not tmp.is_file() or tmp.stat().st_size == 0:
         tmp.unlink(missing_ok=True)
         lines = (proc.stderr or "").strip().splitlines()

@@ -46,11 +46,15 @@ def extra_options(args: str | None) -> dict[str, Any]:
     if not args:
         return {}
     yt_dlp = _yt_dlp()
+    import optparse
+
     try:
-        base = yt_dlp.parse_options([]).ydl_opts
-        opts = yt_dlp.parse_options(shlex.split(args)).ydl_opts
-    except (SystemExit, ValueError) as exc:  # its parser exits on a bad option
-        raise SettingsError(f"bad yt-dlp options {args!r} ({exc})") from None
+        base = yt_dlp.parse_options(["--ignore-config"]).ydl_opts
+        opts = yt_dlp.parse_options(["--ignore-config", *shlex.split(args)]).ydl_opts
+    except (optparse.OptParseError, SystemExit, ValueError) as exc:  # a bad option
+        lines = str(exc).strip().splitlines()
+        why = lines[-1].split("error:", 1)[-1].strip() if lines else "not understood"
+        raise SettingsError(f"--ytdlp {args!r}: {why}") from None
     return {k: v for k, v in opts.items() if base.get(k) != v}
 
 
