@@ -37,6 +37,8 @@ def shown(section: str | type, key: str) -> str:
         value = default(section, key)
     else:
         value = next(f.default for f in dataclasses.fields(section) if f.name == key)
+    if isinstance(value, (tuple, list)):  # nargs flags: as they are typed
+        value = " ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
     return f"default {'none' if value is None else value}"
 
 

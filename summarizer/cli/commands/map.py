@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from summarizer.cli import options as common
+from summarizer.cli.options import shown
 
 NAME = "map"
 HELP = "train a 2-D latent map of all frames of the videos; write coordinates, a picture, the model"
@@ -25,17 +26,37 @@ HELP = "train a 2-D latent map of all frames of the videos; write coordinates, a
 
 def add_latent_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("latent map (YAML section 'latent:')")
-    g.add_argument("--epochs", type=int, default=None, help="most training epochs (default 100)")
-    g.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
-    g.add_argument("--pca-dims", type=int, default=None, help="PCA components (default 256)")
-    g.add_argument("--code-std", type=float, default=None, help="target code std (default 0.3)")
     g.add_argument(
-        "--triplet-weight", type=float, default=None, help="weight of the triplet loss (default 1)"
+        "--epochs",
+        type=int,
+        default=None,
+        help=f"most training epochs ({shown('latent', 'epochs')})",
+    )
+    g.add_argument("--seed", type=int, default=None, help=shown("latent", "seed"))
+    g.add_argument(
+        "--pca-dims", type=int, default=None, help=f"PCA components ({shown('latent', 'pca_dims')})"
     )
     g.add_argument(
-        "--stretch", type=float, default=None, help="percentile stretch 0..1 (default 1)"
+        "--code-std",
+        type=float,
+        default=None,
+        help=f"target code std ({shown('latent', 'code_std')})",
     )
-    g.add_argument("--shape", choices=("square", "disc"), default=None)
+    g.add_argument(
+        "--triplet-weight",
+        type=float,
+        default=None,
+        help=f"weight of the triplet loss ({shown('latent', 'triplet_weight')})",
+    )
+    g.add_argument(
+        "--stretch",
+        type=float,
+        default=None,
+        help=f"percentile stretch 0..1 ({shown('latent', 'stretch')})",
+    )
+    g.add_argument(
+        "--shape", choices=("square", "disc"), default=None, help=shown("latent", "shape")
+    )
 
 
 def latent_settings(args: argparse.Namespace, config: dict[str, Any]):
