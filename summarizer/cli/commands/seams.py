@@ -26,6 +26,7 @@ are never refined: they have no frames in between).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from typing import Any
 
@@ -37,9 +38,18 @@ HELP = "find scenes (seams between shots), their keyframes and optional clips"
 
 
 def add_seam_flags(p: argparse.ArgumentParser) -> None:
-    from summarizer.scenes.seams import METRICS, MODES
+    from summarizer.scenes.seams import METRICS, MODES, SeamSettings
 
     g = p.add_argument_group("seams and segments (YAML section 'seams:')")
+    if "detector" in {f.name for f in dataclasses.fields(SeamSettings)}:
+        from summarizer.scenes.detectors import detector_names
+
+        g.add_argument(
+            "--detector",
+            choices=detector_names(),
+            default=None,
+            help=f"what proposes the seams ({shown('seams', 'detector')})",
+        )
     g.add_argument("--metric", choices=METRICS, default=None, help=shown("seams", "metric"))
     g.add_argument(
         "--threshold",
@@ -95,6 +105,7 @@ def add_seam_flags(p: argparse.ArgumentParser) -> None:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from summarizer.outputs.editors import FORMATS
+    from summarizer.outputs.seams import DEFAULT_EXPORTS
 
     common.add_video_command(
         p, keywords="subtitle keywords (comma separated): list where they are said"
@@ -102,9 +113,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_seam_flags(p)
     p.add_argument(
         "--export",
-        default="json,csv",
+        default=",".join(DEFAULT_EXPORTS),
         metavar="FORMATS",
-        help=f"comma-separated files to write: {', '.join(FORMATS)} (default json,csv)",
+        help=f"comma-separated files to write: {', '.join(FORMATS)} "
+        f"(default {','.join(DEFAULT_EXPORTS)})",
     )
     p.add_argument("--clips", action="store_true", help="cut each segment into a clip")
     p.add_argument(
@@ -135,6 +147,7 @@ def seam_settings(args: argparse.Namespace, config: dict[str, Any]):
     flags = {
         name: getattr(args, name, None)
         for name in (
+            "detector",
             "metric",
             "threshold",
             "fixed",
