@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import shlex
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,10 @@ def fetch(
         "socket_timeout": 30,
         "retries": 3,
     }
+    if shutil.which("ffmpeg") is None:  # merging video + audio needs one: use ours
+        from summarizer.outputs.clips import ffmpeg_exe
+
+        opts["ffmpeg_location"] = ffmpeg_exe()
     if subtitles:
         opts.update(
             writesubtitles=True,
