@@ -12,7 +12,7 @@ import pytest
 
 from summarizer.cli.main import main
 from summarizer.outputs import editors
-from summarizer.synth import Shot, make_video
+from summarizer.synth import Shot
 
 otio = pytest.importorskip("opentimelineio")
 
@@ -20,11 +20,12 @@ FPS = 10.0
 
 
 @pytest.fixture(scope="module")
-def video(tmp_path_factory) -> Path:
-    d = tmp_path_factory.mktemp("exports")
+def video(synth_video, tmp_path_factory) -> Path:
+    shots = [Shot("static", 3, 1), Shot("pan", 4, 2), Shot("motion", 3, 3)]
+    shared = synth_video(shots, fps=FPS, size=(160, 120), name="three.mp4")[0]
+    d = tmp_path_factory.mktemp("exports")  # its own folder: the sidecar below is ours
     path = d / "three.mp4"
-    make_video(path, [Shot("static", 3, 1), Shot("pan", 4, 2), Shot("motion", 3, 3)], fps=FPS,
-               size=(160, 120))  # fmt: skip
+    path.write_bytes(shared.read_bytes())
     (d / "three.srt").write_text(
         "1\n00:00:00,500 --> 00:00:02,000\nHello cat.\n\n"
         "2\n00:00:04,000 --> 00:00:05,000\nA dog on the move.\n"

@@ -11,15 +11,13 @@ import pytest
 from localhttp import serve
 
 from summarizer.cli.main import main
-from summarizer.synth import Shot, make_video
+from summarizer.synth import Shot
 
 
 @pytest.fixture(scope="module")
-def video(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("in") / "three.mp4"
-    make_video(path, [Shot("static", 3, 1), Shot("pan", 4, 2), Shot("motion", 3, 3)], fps=10,
-               size=(160, 120))  # fmt: skip
-    return path
+def video(synth_video) -> Path:
+    shots = [Shot("static", 3, 1), Shot("pan", 4, 2), Shot("motion", 3, 3)]
+    return synth_video(shots, fps=10, size=(160, 120), name="three.mp4")[0]
 
 
 def _seams(*args: str) -> int:
