@@ -57,7 +57,7 @@ def open_video(
 
     # URLs and streams (summarizer.sources): made local first; `path` may be a resolved
     # `Source`. A stream read up to an end time is keyed by its URL + identity, not bytes.
-    source = _source_of(path)
+    source = _source_of(path, store)
     if source is not None:
         path = source.path
     p = Path(path).expanduser()
@@ -85,14 +85,16 @@ def open_video(
     return ref
 
 
-def _source_of(value: Any) -> Any:
-    """The `summarizer.sources.Source` of a URL (resolved now) or a resolved Source; None for
-    a local path (read as it is)."""
+def _source_of(value: Any, store: Store | None) -> Any:
+    """The `summarizer.sources.Source` of a URL (resolved now, downloads beside the store) or
+    a resolved Source; None for a local path (read as it is)."""
     from summarizer.sources import Source, is_url, resolve
 
     if isinstance(value, Source):
         return value
-    return resolve(value) if isinstance(value, str) and is_url(value) else None
+    if not (isinstance(value, str) and is_url(value)):
+        return None
+    return resolve(value, downloads=store.root / "downloads" if store is not None else None)
 
 
 def expected_frames(probe: Probe, sample: SampleSettings) -> int:

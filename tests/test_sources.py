@@ -189,6 +189,7 @@ def test_open_video_takes_urls_with_the_right_store_key(site, tmp_path, monkeypa
     assert direct.name == "clip.mp4" and direct.probe.frame_count == 40
     assert hls.sha256 == stream_key(f"{base}/hls/index.m3u8", "hls:all")  # URL + identity
     assert {v["sha256"] for v in store.videos()} >= {direct.sha256, hls.sha256}
+    assert direct.path.is_relative_to(store.root / "downloads")  # beside the store
 
 
 def test_extra_yt_dlp_options_are_parsed_by_yt_dlp():
