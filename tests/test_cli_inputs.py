@@ -195,3 +195,23 @@ def test_a_page_with_two_videos_and_subtitles_through_yt_dlp(video, tmp_path):
         rc = _seams(f"{base}/page.html", "--out", str(tmp_path / "o2"), "--store", store,
                     "--ytdlp", "--playlist-items 2")  # fmt: skip
     assert rc == 0 and [p.name for p in (tmp_path / "o2").iterdir()] == ["Two_clips_2"]
+
+
+def test_seams_of_an_hls_stream_up_to_its_end_time(video, tmp_path):
+    import subprocess
+
+    from summarizer.outputs.clips import ffmpeg_exe
+
+    site = tmp_path / "site"
+    site.mkdir()
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-i", str(video), "-c", "copy",
+                    "-hls_time", "1", "-hls_list_size", "0", "-f", "hls",
+                    str(site / "live.m3u8")], check=True)  # fmt: skip
+    out = tmp_path / "o"
+    with serve(site) as base:
+        rc = _seams(f"{base}/live.m3u8", "--end-time", "6", "--out", str(out), "--store",
+                    str(tmp_path / "s"), "--min-segment", "1")  # fmt: skip
+    assert rc == 0
+    doc = json.loads((out / "live" / "segments.json").read_text())
+    assert doc["key_kind"] == "stream" and doc["duration_s"] == pytest.approx(6.0, abs=0.15)
+    assert [s["start_s"] for s in doc["segments"]][:2] == pytest.approx([0.0, 3.0], abs=0.11)
