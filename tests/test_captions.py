@@ -173,3 +173,19 @@ def test_settings_are_checked_and_a_model_is_required(monkeypatch):
     frames = spaced(_frames(1000, 0.5), 0.0, 10)
     assert len(frames) == 10 and frames[0].time_s == 0 and frames[-1].time_s == 499.5
     assert read_captions(Path("/nonexistent/captions.jsonl")) == []
+
+
+def test_a_batch_answer_that_is_not_a_json_array_falls_back_to_one_image_per_request(tmp_path):
+    requests = []
+
+    def chat(h):
+        body = json.loads(h.rfile.read(int(h.headers["Content-Length"])))
+        n = sum(p["type"] == "image_url" for p in body["messages"][0]["content"])
+        requests.append(n)
+        _reply(h, 200, _completion("Sure! Here are captions." if n > 1 else "one frame"))
+
+    with serve(tmp_path, {"/v1/chat/completions": chat}) as base:
+        settings = CaptionSettings(base_url=base + "/v1", model="m", batch_size=3, min_interval_s=0)
+        caps = caption_frames(_frames(3), settings, endpoint(settings))
+    assert [c.text for c in caps] == ["one frame"] * 3
+    assert requests == [3, 1, 1, 1]
