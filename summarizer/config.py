@@ -77,6 +77,10 @@ class SampleSettings:
         check(self.batch_frames >= 1, f"batch_frames must be >= 1, got {self.batch_frames}")
 
 
+EMBEDDERS = ("clip", "pixels")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
 @dataclasses.dataclass(frozen=True)
 class EmbedSettings:
     """Which embedder makes the frame vectors, and how it runs.
@@ -97,11 +101,11 @@ class EmbedSettings:
 
     def __post_init__(self) -> None:
         check(
-            self.embedder in ("clip", "pixels"),
+            self.embedder in EMBEDDERS,
             f"embedder must be clip or pixels, got {self.embedder!r}",
         )
         check(
-            self.precision in ("auto", "fp32", "bf16", "fp16"),
+            self.precision in PRECISIONS,
             f"precision must be auto, fp32, bf16 or fp16, got {self.precision!r}",
         )
         check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
@@ -262,6 +266,7 @@ SECTIONS: dict[str, str] = {
     "gate": "summarizer.summary.gates:GateSettings",
     "latent": "summarizer.atlas.settings:LatentSettings",
     "poster": "summarizer.poster.layout:PosterSettings",
+    "captions": "summarizer.captions.settings:CaptionSettings",
 }
 #: Keys of the ``sample:`` section that only the `sample` command reads.
 SAMPLER = "summarizer.summary.sampling:SamplerSettings"
@@ -321,6 +326,7 @@ class Settings:
     gate: Any = dataclasses.field(default_factory=_factory("gate"))
     latent: Any = dataclasses.field(default_factory=_factory("latent"))
     poster: Any = dataclasses.field(default_factory=_factory("poster"))
+    captions: Any = dataclasses.field(default_factory=_factory("captions"))
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -45,7 +45,7 @@ def stage_progress(progress: Progress | None, stage: str) -> Callable[[int, int]
 
 
 def open_video(
-    path: str | Path, store: Store | None = None, sample: SampleSettings | None = None
+    path: str | Path | Any, store: Store | None = None, sample: SampleSettings | None = None
 ) -> VideoRef:
     """Validate an input (video file or image folder), hash its bytes, register it.
 
@@ -55,6 +55,11 @@ def open_video(
     """
     from summarizer import decode as video
 
+    # URLs and streams (summarizer.sources): made local first; `path` may be a resolved
+    # `Source`. A stream read up to an end time is keyed by its URL + identity, not bytes.
+    source = _source_of(path, store)
+    if source is not None:
+        path = source.path
     p = Path(path).expanduser()
     if not p.exists():
         raise InputError(f"{path}: no such file or folder")
@@ -64,19 +69,32 @@ def open_video(
     if probe.frame_count <= 0:
         raise InputError(f"{p.name}: the video has no frames")
     try:
-        sha = hash_path(p)
+        stream = source is not None and source.key_kind == "stream"
+        sha = source.key if stream else hash_path(p)
     except OSError as exc:
         raise InputError(f"{path}: cannot be read: {exc.strerror or exc}") from None
     ref = VideoRef(
         path=p.resolve(),
         sha256=sha,
-        name=p.name,
+        name=source.name if source is not None else p.name,
         probe=probe,
         kind="images" if p.is_dir() else "video",
     )
     if store is not None:
         store.register_video(ref)
     return ref
+
+
+def _source_of(value: Any, store: Store | None) -> Any:
+    """The `summarizer.sources.Source` of a URL (resolved now, downloads beside the store) or
+    a resolved Source; None for a local path (read as it is)."""
+    from summarizer.sources import Source, is_url, resolve
+
+    if isinstance(value, Source):
+        return value
+    if not (isinstance(value, str) and is_url(value)):
+        return None
+    return resolve(value, downloads=store.root / "downloads" if store is not None else None)
 
 
 def expected_frames(probe: Probe, sample: SampleSettings) -> int:

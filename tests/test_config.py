@@ -42,3 +42,44 @@ def test_every_command_accepts_the_example(command, video, tmp_path, capsys):
     embedder = ["--embedder", "pixels"] if command[0] != "sample" else []
     code = main([*args, str(video), "--config", str(EXAMPLE), *store, *embedder])
     assert code == 0, capsys.readouterr().err
+
+
+def test_example_holds_every_section_and_captions():
+    import yaml
+
+    from summarizer.config import SECTIONS
+
+    data = yaml.safe_load(EXAMPLE.read_text())
+    assert set(data) == set(SECTIONS)  # every section is documented, none unknown
+    s = Settings.from_yaml(EXAMPLE)
+    assert s.captions.min_interval_s == 2.0 and s.captions.model is None
+
+
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("seemz:\n  k: 3\n", "unknown config section(s): seemz"),
+        ("captions:\n  timeout_s: 0\n", "timeout_s must be in (0, 3600]"),
+        ("poster:\n  colz: 3\n", "unknown PosterSettings setting(s): colz"),
+    ],
+)
+def test_every_section_is_checked_before_any_work(text, message, video, tmp_path, capsys):
+    """A command fails on a bad section it does not itself read (one file serves them all)."""
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(text)
+    out = tmp_path / "out"
+    code = main(["seams", str(video), "--out", str(out), "--config", str(cfg), "--embedder",
+                 "pixels", "--store", str(tmp_path / "s"), "-q"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.splitlines()) == 1
+    assert not out.exists() and not (tmp_path / "s").exists()
+
+
+def test_help_shows_the_defaults_of_the_settings(capsys):
+    from summarizer.config import default
+
+    with pytest.raises(SystemExit):
+        main(["sample", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"Hamming bits that still match (default {default('dedup', 'max_distance')})" in text
+    assert f"frames per second to sample (default {default('sample', 'fps')})" in text

@@ -28,7 +28,7 @@ def segment_downloads(ev: Any, seg: Any, sample: Any, embed: Any, what: str) -> 
     what: "json" (segments.json), "csv" (segments.csv), "keyframes" (ZIP of full-resolution
     keyframe JPEGs + the grid PNG), "clips" (ZIP of one MP4 per segment, stream copy).
     """
-    from summarizer.cli.commands.seams import write_outputs
+    from summarizer.outputs.seams import write_outputs
 
     with tempfile.TemporaryDirectory(prefix="atlas-dl-") as tmp:
         out = Path(tmp)

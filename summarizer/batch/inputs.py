@@ -28,7 +28,7 @@ def is_url(text: str) -> bool:
 
 
 def _folder(folder: Path) -> list[str]:
-    from summarizer.decode.video import IMAGE_EXTS
+    from summarizer.decode import IMAGE_EXTS
 
     videos = sorted(p for p in folder.rglob("*") if p.suffix.lower() in VIDEO_EXTS and p.is_file())
     if videos:

@@ -78,7 +78,7 @@ def _ref_from_json(text: str):
 
 def decode_row(job: Job, i: int) -> dict[str, Any]:
     """Stage 1: open, skip when done, decode the sampled frames and their thumbnails."""
-    from summarizer.decode import video
+    from summarizer import decode as video
     from summarizer.decode.thumbnails import Thumbnailer
     from summarizer.flow import embed_key, open_video
 

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
 from summarizer.config import (
+    EMBEDDERS,
+    PRECISIONS,
     EmbedSettings,
     SampleSettings,
+    default,
     from_dict,
     load_config,
     replace,
@@ -27,30 +30,38 @@ from summarizer.config import (
 T = TypeVar("T")
 
 
+def shown(section: str | type, key: str) -> str:
+    """'default X' of a settings field, read from `summarizer.config` (a YAML section's
+    name) or a settings dataclass, never copied."""
+    if isinstance(section, str):
+        value = default(section, key)
+    else:
+        value = next(f.default for f in dataclasses.fields(section) if f.name == key)
+    if isinstance(value, (tuple, list)):  # nargs flags: as they are typed
+        value = " ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+    return f"default {'none' if value is None else value}"
+
+
 def add_inputs(p: argparse.ArgumentParser, what: str = "VIDEO") -> None:
-    p.add_argument("inputs", nargs="+", metavar=what, help="video files (or folders of images)")
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar=what,
+        help="video files, folders of images, URLs (anything yt-dlp reads, ytsearch:QUERY) "
+        "or streams (rtsp://, .m3u8, MJPEG over http)",
+    )
 
 
 def out_dir(value: str) -> Path:
     """argparse type of an output folder: checked now (not created: a run that fails on its
     settings leaves nothing behind), so a bad path fails before any work."""
-    from summarizer.errors import InputError
+    from summarizer.outputs.folders import check_out_dir
 
-    p = Path(value)
-    if p.exists() and not p.is_dir():
-        raise InputError(f"the output folder {p} is a file")
-    parent = p
-    while not parent.exists():  # the nearest existing folder must let us create the rest
-        parent = parent.parent
-    if not parent.is_dir():
-        raise InputError(f"cannot create the output folder {p}: {parent} is a file")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(f"cannot write to the output folder {p}: {parent} is not writable")
-    return p
+    return check_out_dir(value)
 
 
 def out_file(value: str) -> Path:
-    """argparse type of an output file: its folder is created (and checked) now."""
+    """argparse type of an output file: its folder is checked now."""
     from summarizer.errors import InputError
 
     p = Path(value)
@@ -74,9 +85,12 @@ def add_config(p: argparse.ArgumentParser) -> None:
 
 
 def add_sample(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("sampling")
+    g = p.add_argument_group("sampling (YAML section 'sample:')")
     g.add_argument(
-        "--fps", type=float, default=None, help="frames per second to sample (default 2)"
+        "--fps",
+        type=float,
+        default=None,
+        help=f"frames per second to sample ({shown('sample', 'fps')})",
     )
     g.add_argument(
         "--every-n", type=int, default=None, help="take every n-th frame instead of --fps"
@@ -94,17 +108,109 @@ def add_sample(p: argparse.ArgumentParser) -> None:
 
 
 def add_embed(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("embedding")
-    g.add_argument("--embedder", choices=("clip", "pixels"), default=None, help="default clip")
-    g.add_argument("--model", default=None, help="open_clip architecture (default ViT-B-32)")
+    g = p.add_argument_group("embedding (YAML section 'embed:')")
+    g.add_argument("--embedder", choices=EMBEDDERS, default=None, help=shown("embed", "embedder"))
+    g.add_argument(
+        "--model", default=None, help=f"open_clip architecture ({shown('embed', 'model')})"
+    )
     g.add_argument(
         "--pretrained",
         default=None,
-        help="open_clip weights tag (default laion2b_s34b_b79k) or a checkpoint path",
+        help=f"open_clip weights tag or a checkpoint path ({shown('embed', 'pretrained')})",
     )
-    g.add_argument("--device", default=None, help="auto, cpu, cuda, mps (default auto)")
-    g.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default=None)
-    g.add_argument("--batch-size", type=int, default=None)
+    g.add_argument(
+        "--device", default=None, help=f"auto, cpu, cuda, mps ({shown('embed', 'device')})"
+    )
+    g.add_argument(
+        "--precision", choices=PRECISIONS, default=None, help=shown("embed", "precision")
+    )
+    g.add_argument("--batch-size", type=int, default=None, help=shown("embed", "batch_size"))
+
+
+def add_source(p: argparse.ArgumentParser, keywords_help: str | None = None) -> None:
+    """URL and stream options (see `summarizer.sources`); with `keywords_help` also
+    --subtitles and --keywords (commands that use subtitles)."""
+    g = p.add_argument_group("URLs and streams" + (" and subtitles" if keywords_help else ""))
+    g.add_argument(
+        "--end-time",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="read a live stream (RTSP, live HLS, MJPEG) for this long",
+    )
+    g.add_argument(
+        "--ytdlp",
+        default=None,
+        metavar="ARGS",
+        help='extra yt-dlp options as its own command line, e.g. --ytdlp="--dateafter 20240101"',
+    )
+    g.add_argument(
+        "--downloads",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where URL downloads and stream captures go (default: <store>/downloads)",
+    )
+    if not keywords_help:
+        return
+    g.add_argument(
+        "--subtitles",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="a .srt or .vtt for the (single) input (default: a sidecar next to the file, "
+        "or the subtitles yt-dlp finds)",
+    )
+    g.add_argument("--keywords", default=None, metavar="WORDS", help=keywords_help)
+
+
+def add_captions(p: argparse.ArgumentParser) -> None:
+    """--captions and the endpoint options (see `summarizer.captions`)."""
+    from summarizer.captions import CaptionSettings
+
+    g = p.add_argument_group("captions (YAML section 'captions:'; off by default)")
+    g.add_argument(
+        "--captions",
+        action="store_true",
+        help="caption frames with an OpenAI-compatible chat endpoint; writes captions.jsonl",
+    )
+    g.add_argument(
+        "--caption-base-url", default=None, help="endpoint base URL (default $OPENAI_BASE_URL)"
+    )
+    g.add_argument("--caption-model", default=None, help="model name (default $OPENAI_MODEL)")
+    g.add_argument(
+        "--caption-api-key", default=None, help="API key (default $OPENAI_API_KEY; safer)"
+    )
+    g.add_argument(
+        "--caption-interval",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help=f"seconds between captioned frames, at least "
+        f"({shown(CaptionSettings, 'min_interval_s')})",
+    )
+    g.add_argument(
+        "--caption-batch",
+        type=int,
+        default=None,
+        help=f"images per request ({shown(CaptionSettings, 'batch_size')})",
+    )
+    g.add_argument(
+        "--caption-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help=f"per request ({shown(CaptionSettings, 'timeout_s')})",
+    )
+    g.add_argument(
+        "--caption-retries", type=int, default=None, help=shown(CaptionSettings, "retries")
+    )
+    g.add_argument(
+        "--caption-summary",
+        action="store_true",
+        default=None,
+        help="also write a whole-video summary (captions_summary.txt)",
+    )
 
 
 def section(config: dict[str, Any], name: str, cls: type[T], **flags: Any) -> T:
@@ -144,43 +250,119 @@ def embed_settings(args: argparse.Namespace, config: dict[str, Any]) -> EmbedSet
 
 
 def config_of(args: argparse.Namespace) -> dict[str, Any]:
-    return load_config(getattr(args, "config", None))
+    """The ``--config`` file's sections, every one checked now (unknown sections and keys,
+    bad values), so one file serves every command and fails before any work."""
+    from summarizer.config import Settings
+
+    config = load_config(getattr(args, "config", None))
+    Settings.from_dict(config)
+    return config
 
 
-def add_video_command(p: argparse.ArgumentParser, out: str | None = "output folder") -> None:
+def add_video_command(
+    p: argparse.ArgumentParser,
+    out: str | None = "output folder",
+    keywords: str | None = None,
+) -> None:
     """The options every embedding command shares: inputs, --out, store, config, sampling,
-    embedding and --quiet (`out=None`: no --out)."""
+    URLs and subtitles (`keywords`: help of --keywords), embedding and --quiet
+    (`out=None`: no --out)."""
     add_inputs(p)
     if out:
         p.add_argument("--out", type=out_dir, required=True, help=out)
     add_store(p)
     add_config(p)
     add_sample(p)
+    add_source(p, keywords)
     add_embed(p)
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
 
 
 def out_names(inputs: list[str]) -> list[str]:
-    """A distinct folder name per input (its stem; -2, -3 ... when two stems collide)."""
-    from summarizer.outputs.files import video_stem
+    """A distinct folder name per input (see `summarizer.outputs.folders.out_names`)."""
+    from summarizer.outputs.folders import out_names as names
 
-    seen: dict[str, int] = {}
-    names = []
-    for path in inputs:
-        stem = video_stem(Path(path).name)
-        seen[stem] = seen.get(stem, 0) + 1
-        names.append(stem if seen[stem] == 1 else f"{stem}-{seen[stem]}")
-    return names
+    return names(inputs)
+
+
+def resolve_inputs(args: argparse.Namespace, store: Any = None) -> list[Any]:
+    """Every input made local (`summarizer.sources.Source`): URLs downloaded, streams
+    captured up to --end-time, playlists expanded, subtitles found. Nothing is written to
+    the output folder."""
+    from summarizer.errors import SettingsError
+    from summarizer.sources import resolve_all
+    from summarizer.sources.subtitles import parse_keywords
+
+    subtitles = getattr(args, "subtitles", None)
+    if subtitles is not None and len(args.inputs) > 1:
+        raise SettingsError("--subtitles names the subtitles of one input; give one input")
+    options = None
+    if getattr(args, "ytdlp", None):
+        from summarizer.sources.ytdlp import extra_options
+
+        options = extra_options(args.ytdlp)
+    downloads = getattr(args, "downloads", None)
+    if downloads is None and store is not None:
+        downloads = Path(store.root) / "downloads"
+    want = bool(parse_keywords(getattr(args, "keywords", None)))
+    out = []
+    for value in args.inputs:
+        out += resolve_all(
+            value,
+            downloads=downloads,
+            end_time_s=getattr(args, "end_time", None),
+            ytdlp_options=options,
+            subtitles=subtitles,
+            want_subtitles=want,
+        )
+    return out
+
+
+def subtitles_of(source: Any, keywords: tuple[str, ...]) -> Any:
+    """The parsed subtitles of a source (None when it has none; a warning line when
+    keywords were asked for and there are none)."""
+    from summarizer.sources.subtitles import load_subtitles
+
+    if source.subtitles is None:
+        if keywords:
+            print(
+                f"warning: {source.name}: no subtitles found, --keywords ignored", file=sys.stderr
+            )
+        return None
+    return load_subtitles(source.subtitles)
+
+
+class Opened(NamedTuple):
+    """One input, checked: where it came from, its ref, its output folder name."""
+
+    source: Any
+    ref: Any
+    folder: str
+
+
+def open_inputs(args: argparse.Namespace, store: Any, sample: SampleSettings) -> list[Opened]:
+    """Resolve, validate and hash every input before anything is computed or written, so one
+    bad input fails the run up front."""
+    from summarizer.flow import open_video
+
+    sources = resolve_inputs(args, store)
+    opened = []
+    names = out_names([s.name for s in sources])
+    for source, folder in zip(sources, names, strict=True):
+        ref = open_video(source, store, sample)
+        opened.append(Opened(source, ref, folder))
+    return opened
 
 
 class EmbeddedInput(NamedTuple):
-    """One input of a command: its ref, its embedding, its output folder name, and the
-    seconds the embedding took (a cache hit: the time to read it back)."""
+    """One input of a command: its ref, its embedding, its output folder name, the seconds
+    the embedding took (a cache hit: the time to read it back), and its source."""
 
     ref: Any
     embedded: Any
     folder: str
     seconds: float
+    source: Any = None
 
 
 def embedded_inputs(
@@ -189,22 +371,26 @@ def embedded_inputs(
     store: Any = None,
     sample: SampleSettings | None = None,
     embed: EmbedSettings | None = None,
+    check: Callable[[list[Opened]], None] | None = None,
 ) -> Iterator[EmbeddedInput]:
     """Yield an `EmbeddedInput` per input, in order.
 
-    Every input is validated and hashed before anything is computed, so one bad file fails
-    the run up front; each is then embedded (or read from the store) with a progress bar.
+    Every input is resolved, validated and hashed (and `check` run on them all) before
+    anything is computed, so one bad input fails the run up front; each is then embedded
+    (or read from the store) with a progress bar.
     """
     from summarizer.cli.progress import TqdmProgress
-    from summarizer.flow import embed_video, open_video
+    from summarizer.flow import embed_video
     from summarizer.store import Store
 
     sample = sample or sample_settings(args, config)
     embed = embed or embed_settings(args, config)
     store = store if store is not None else Store(args.store)
-    refs = [open_video(path, store, sample) for path in args.inputs]
-    for ref, name in zip(refs, out_names(args.inputs), strict=True):
+    opened = open_inputs(args, store, sample)
+    if check is not None:
+        check(opened)
+    for source, ref, name in opened:
         t0 = time.perf_counter()
         with TqdmProgress(ref.name, disable=True if args.quiet else None) as bar:
             ev = embed_video(ref, sample, embed, store, progress=lambda _s, d, t: bar(d, t))
-        yield EmbeddedInput(ref, ev, name, time.perf_counter() - t0)
+        yield EmbeddedInput(ref, ev, name, time.perf_counter() - t0, source)

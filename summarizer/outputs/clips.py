@@ -10,7 +10,9 @@ same video left from an earlier run in the folder are removed.
 from __future__ import annotations
 
 import glob
+import os
 import subprocess
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +49,8 @@ def ffmpeg_args(
     cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y"]
     # -ss before -i seeks fast; when re-encoding ffmpeg still decodes from the previous key
     # frame and drops what comes before start_s, so the cut is frame accurate.
+    # Absolute paths: a name starting with '-' must never read as an option.
+    src, dst = Path(src).absolute(), Path(dst).absolute()
     cmd += ["-ss", f"{start_s:.3f}", "-i", str(src), "-t", f"{duration:.3f}"]
     cmd += ["-map", "0:v:0", "-map", "0:a?"]
     if reencode:
@@ -66,18 +70,27 @@ def cut_clip(
     if not src.is_file():
         raise InputError(f"{src}: cannot cut clips, no such video file")
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.stem}.part{dst.suffix}")
+    # A temporary name of this writer's own (two processes may cut into one folder), renamed
+    # onto `dst` when complete.
+    fd, name = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.stem}.", suffix=dst.suffix)
+    os.close(fd)
+    tmp = Path(name)
     cmd = ffmpeg_args(src, tmp, start_s, end_s, reencode)
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     except OSError as exc:
+        tmp.unlink(missing_ok=True)
         raise InputError(f"cannot run ffmpeg: {exc}") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     if proc.returncode != 0 or not tmp.exists() or tmp.stat().st_size == 0:
         tmp.unlink(missing_ok=True)
         lines = (proc.stderr or "").strip().splitlines()
         why = lines[-1] if lines else f"exit status {proc.returncode}"
         raise InputError(f"ffmpeg could not cut {src.name} at {start_s:.2f}-{end_s:.2f} s: {why}")
-    tmp.replace(dst)
+    os.chmod(tmp, 0o644)  # mkstemp makes files owner-only; clips are ordinary files
+    os.replace(tmp, dst)
     return dst
 
 

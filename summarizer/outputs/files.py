@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import hashlib
 import io
 import json
 import os
@@ -90,6 +91,15 @@ def save_jpeg(image: np.ndarray, path: str | Path, quality: int = 90) -> Path:
     return _atomic_write(Path(path), jpeg_bytes(image, quality))
 
 
+def save_image(image: Image.Image, path: str | Path) -> Path:
+    """Save a PIL image (format from the suffix), atomically: two writers of one folder
+    never leave a mixed file."""
+    path = Path(path)
+    buf = io.BytesIO()
+    image.save(buf, format=Image.registered_extensions()[path.suffix.lower()])
+    return _atomic_write(path, buf.getvalue())
+
+
 def plural(n: int, word: str, many: str | None = None) -> str:
     """'1 segment', '2 segments', '1,204 frames' (`many` for irregular plurals)."""
     n = int(n)
@@ -111,10 +121,27 @@ def time_name(seconds: float) -> str:
     return f"{max(0.0, float(seconds)):010.3f}"
 
 
+STEM_BYTES = 120  # a folder name well inside the 255-byte limit of file systems
+
+
 def video_stem(name: str) -> str:
-    """A safe folder name from a video's file name."""
-    stem = Path(name).stem or "video"
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "video"
+    """A safe folder name from a video's file name: letters of any script, digits, ``._-``
+    (``my clip.mp4`` -> ``my_clip``, ``日本.mp4`` -> ``日本``).
+
+    A name that lost non-ASCII characters (emoji, symbols), lost everything, or was too long
+    gets a short hash of the original, so such names never share a folder
+    (``🎬.mp4`` -> ``video-0de8a5``, ``🚲 trip.mp4`` and ``🎬 trip.mp4`` differ).
+    """
+    stem = Path(name).stem
+    dropped = re.findall(r"[^\w.-]", stem)
+    safe = re.sub(r"[^\w.-]+", "_", stem).strip("._-")
+    short = safe
+    while len(short.encode()) > STEM_BYTES:
+        short = short[:-1]
+    if short and short == safe and all(c.isascii() for c in dropped):
+        return safe
+    tag = hashlib.sha256(stem.encode("utf-8", "surrogatepass")).hexdigest()[:6]
+    return f"{short.rstrip('._-') or 'video'}-{tag}"
 
 
 def _font(size: int) -> ImageFont.ImageFont:

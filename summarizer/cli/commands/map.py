@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from summarizer.cli import options as common
+from summarizer.cli.options import shown
 
 NAME = "map"
 # torch threads while training the map: its layers are tiny, and on a shared CPU a second
@@ -27,26 +28,38 @@ HELP = "train a 2-D latent map of all frames of the videos; write coordinates, a
 
 
 def add_latent_flags(p: argparse.ArgumentParser) -> None:
-    from summarizer.config import default
-
-    def d(key: str) -> str:
-        return f"(default {default('latent', key)})"
-
     g = p.add_argument_group("latent map (YAML section 'latent:')")
-    g.add_argument("--epochs", type=int, default=None, help=f"most training epochs {d('epochs')}")
-    g.add_argument("--seed", type=int, default=None, help=f"random seed {d('seed')}")
-    g.add_argument("--pca-dims", type=int, default=None, help=f"PCA components {d('pca_dims')}")
-    g.add_argument("--code-std", type=float, default=None, help=f"target code std {d('code_std')}")
+    g.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help=f"most training epochs ({shown('latent', 'epochs')})",
+    )
+    g.add_argument("--seed", type=int, default=None, help=shown("latent", "seed"))
+    g.add_argument(
+        "--pca-dims", type=int, default=None, help=f"PCA components ({shown('latent', 'pca_dims')})"
+    )
+    g.add_argument(
+        "--code-std",
+        type=float,
+        default=None,
+        help=f"target code std ({shown('latent', 'code_std')})",
+    )
     g.add_argument(
         "--triplet-weight",
         type=float,
         default=None,
-        help=f"weight of the triplet loss {d('triplet_weight')}",
+        help=f"weight of the triplet loss ({shown('latent', 'triplet_weight')})",
     )
     g.add_argument(
-        "--stretch", type=float, default=None, help=f"percentile stretch 0..1 {d('stretch')}"
+        "--stretch",
+        type=float,
+        default=None,
+        help=f"percentile stretch 0..1 ({shown('latent', 'stretch')})",
     )
-    g.add_argument("--shape", choices=("square", "disc"), default=None)
+    g.add_argument(
+        "--shape", choices=("square", "disc"), default=None, help=shown("latent", "shape")
+    )
 
 
 def latent_settings(args: argparse.Namespace, config: dict[str, Any]):

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from summarizer.cli import options as common
 from summarizer.cli.commands import map as map_cmd
+from summarizer.cli.options import shown
 
 NAME = "poster"
 HELP = "a printable poster (PNG/PDF) of the latent map: the frame nearest each grid cell"
@@ -28,18 +29,35 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rows", type=int, required=True, help="tiles down")
     g = p.add_argument_group("window and print size")
     g.add_argument(
-        "--center", type=float, nargs=2, metavar=("X", "Y"), default=None, help="default 0 0"
+        "--center",
+        type=float,
+        nargs=2,
+        metavar=("X", "Y"),
+        default=None,
+        help=shown("poster", "center"),
     )
-    g.add_argument("--width", type=float, default=None, help="window width in map units (2 = all)")
+    g.add_argument(
+        "--width",
+        type=float,
+        default=None,
+        help=f"window width in map units, 2 = all ({shown('poster', 'width')})",
+    )
     g.add_argument(
         "--height", type=float, default=None, help="window height (default width * rows / cols)"
     )
-    g.add_argument("--dpi", type=float, default=None, help="print resolution (default 150)")
+    g.add_argument(
+        "--dpi", type=float, default=None, help=f"print resolution ({shown('poster', 'dpi')})"
+    )
     g.add_argument("--size-cm", type=float, nargs=2, metavar=("W", "H"), default=None)
     g.add_argument("--size-px", type=int, nargs=2, metavar=("W", "H"), default=None)
-    g.add_argument("--tile-px", type=int, default=None, help="tile width without a print size")
+    g.add_argument(
+        "--tile-px",
+        type=int,
+        default=None,
+        help=f"tile width without a print size ({shown('poster', 'tile_px')})",
+    )
     g.add_argument("--repeats", action="store_true", help="a frame may fill several cells")
-    g.add_argument("--fit", choices=("cover", "contain"), default=None, help="default cover")
+    g.add_argument("--fit", choices=("cover", "contain"), default=None, help=shown("poster", "fit"))
     g.add_argument("--gap", type=int, default=None, dest="gap_px", help="pixels between tiles")
     g.add_argument(
         "--thumbnails-only", action="store_true", help="tiles from the stored thumbnails"

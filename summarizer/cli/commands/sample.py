@@ -3,6 +3,11 @@
 For each input it writes ``DIR/<video stem>/``:
 - the kept frames as JPEG, named by their time in seconds (``000012.500.jpg``), at the
   source resolution unless ``--size`` says otherwise;
+- with ``--keywords`` and subtitles (a sidecar ``.srt``/``.vtt``, ``--subtitles`` or yt-dlp's):
+  only the frames inside the spans where a keyword is said (the others are dropped as
+  ``keyword``);
+- with ``--captions``: ``captions.jsonl``, captions of the kept frames (see
+  `summarizer.captions`);
 - ``sampled.json``: every kept frame (time, source frame, file, why the buffer and the gate
   kept it), the dropped frames counted by reason, the decode / produce / gate counts, the
   images that could not be read, and the settings used.
@@ -21,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from summarizer.cli import options as common
+from summarizer.cli.options import shown
 from summarizer.errors import SettingsError
 
 NAME = "sample"
@@ -30,17 +36,26 @@ FULL_SIZE = 4096  # a short side no source reaches: frames keep their own size
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("inputs", nargs="+", metavar="VIDEO|DIR", help="video files or image folders")
+    from summarizer.summary.dedup import BUFFERS, HASH_METHODS
+    from summarizer.summary.gates import BLUR_METHODS, GATES
+    from summarizer.summary.sampling import SamplerSettings
+
+    common.add_inputs(p, "VIDEO|DIR|URL")
     p.add_argument("--out", type=common.out_dir, required=True, help="output folder")
+    common.add_store(p)
     common.add_config(p)
     common.add_sample(p)
+    common.add_source(
+        p, "subtitle keywords (comma separated): keep only frames where they are said"
+    )
     g = p.add_argument_group("sampler (YAML section 'sample:')")
     g.add_argument(
         "--min-interval",
         type=float,
         default=None,
         dest="min_interval_s",
-        help="seconds between frames sent to the buffer, at least (default 0)",
+        help="seconds between frames sent to the buffer, at least "
+        f"({shown(SamplerSettings, 'min_interval_s')})",
     )
     g.add_argument(
         "--size",
@@ -49,28 +64,50 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         dest="short_side",
         help="short side of the frames written, in pixels (default: the source size)",
     )
-    g.add_argument("--jpeg-quality", type=int, default=None)
+    g.add_argument(
+        "--jpeg-quality", type=int, default=None, help=f"{shown(SamplerSettings, 'jpeg_quality')}"
+    )
     d = p.add_argument_group("dedup buffer (YAML section 'dedup:')")
     d.add_argument(
         "--buffer",
-        choices=("hash", "grid", "entropy", "gzip", "passthrough"),
+        choices=BUFFERS,
         default=None,
-        help="default hash",
-    )
-    d.add_argument("--hash-method", choices=("phash", "dhash", "ahash"), default=None)
-    d.add_argument("--hash-size", type=int, default=None, help="hash side in bits (default 8)")
-    d.add_argument(
-        "--buffer-size", type=int, default=None, help="hashes remembered / top-k kept (default 32)"
+        help=shown("dedup", "buffer"),
     )
     d.add_argument(
-        "--max-distance", type=int, default=None, help="Hamming bits that still match (default 4)"
+        "--hash-method", choices=HASH_METHODS, default=None, help=shown("dedup", "hash_method")
     )
-    d.add_argument("--grid-x", type=int, default=None)
-    d.add_argument("--grid-y", type=int, default=None)
-    d.add_argument("--expiry", type=int, default=None, help="top-k window in frames (default 64)")
+    d.add_argument(
+        "--hash-size",
+        type=int,
+        default=None,
+        help=f"hash side in bits ({shown('dedup', 'hash_size')})",
+    )
+    d.add_argument(
+        "--buffer-size",
+        type=int,
+        default=None,
+        help=f"hashes remembered / top-k kept ({shown('dedup', 'buffer_size')})",
+    )
+    d.add_argument(
+        "--max-distance",
+        type=int,
+        default=None,
+        help=f"Hamming bits that still match ({shown('dedup', 'max_distance')})",
+    )
+    d.add_argument("--grid-x", type=int, default=None, help=shown("dedup", "grid_x"))
+    d.add_argument("--grid-y", type=int, default=None, help=shown("dedup", "grid_y"))
+    d.add_argument(
+        "--expiry",
+        type=int,
+        default=None,
+        help=f"top-k window in frames ({shown('dedup', 'expiry')})",
+    )
     t = p.add_argument_group("gate (YAML section 'gate:')")
-    t.add_argument("--gate", choices=("pass", "blur", "clip"), default=None, help="default pass")
-    t.add_argument("--blur-method", choices=("laplacian", "fft"), default=None)
+    t.add_argument("--gate", choices=GATES, default=None, help=shown("gate", "gate"))
+    t.add_argument(
+        "--blur-method", choices=BLUR_METHODS, default=None, help=shown("gate", "blur_method")
+    )
     t.add_argument("--blur-threshold", type=float, default=None)
     t.add_argument(
         "--positive", action="append", default=None, help="clip gate prompt to keep (repeat)"
@@ -78,9 +115,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument(
         "--negative", action="append", default=None, help="clip gate prompt to drop (repeat)"
     )
-    t.add_argument("--positive-margin", type=float, default=None, help="default 0.2")
-    t.add_argument("--negative-margin", type=float, default=None, help="default 0.3")
+    t.add_argument(
+        "--positive-margin", type=float, default=None, help=shown("gate", "positive_margin")
+    )
+    t.add_argument(
+        "--negative-margin", type=float, default=None, help=shown("gate", "negative_margin")
+    )
     common.add_embed(p)
+    common.add_captions(p)
     p.add_argument(
         "--print-stats",
         action="store_true",
@@ -159,22 +201,35 @@ def settings_from(args: argparse.Namespace, config: dict[str, Any]):
 
 def run(args: argparse.Namespace) -> int:
     from summarizer import decode as video
+    from summarizer.cli import captions as cap
     from summarizer.cli.progress import TqdmProgress
-    from summarizer.errors import InputError
-    from summarizer.flow import expected_frames
+    from summarizer.flow import expected_frames, open_video
     from summarizer.outputs import files as export
+    from summarizer.sources.subtitles import in_spans, parse_keywords
     from summarizer.summary.gates import make_gate
     from summarizer.summary.sampling import sample_with_warnings
 
     config = common.config_of(args)
     sample, sampler, dedup, gate_settings = settings_from(args, config)
+    keywords = parse_keywords(args.keywords)
+    captions = cap.caption_settings(args, config)
+    store = None
+    if args.store is not None:
+        from summarizer.store import Store
+
+        store = Store(args.store)
     # Check every input before writing anything: a bad one fails the run up front.
+    sources = common.resolve_inputs(args, store)
     probes = []
-    for path in args.inputs:
-        p = Path(path)
-        if not p.exists():
-            raise InputError(f"{path}: no such file or folder")
-        probes.append(video.probe(p, settings=sample))
+    for source in sources:
+        if store is not None:  # catalogued like every other command's inputs
+            probes.append(open_video(source, store, sample).probe)
+        else:
+            probes.append(video.probe(source.path, settings=sample))
+    spans = []
+    for source in sources:
+        subs = common.subtitles_of(source, keywords) if keywords else None
+        spans.append(subs.keyword_spans(keywords) if subs is not None else None)
     embedder = None
     if gate_settings.gate == "clip":
         from summarizer.embed import get_embedder
@@ -182,12 +237,16 @@ def run(args: argparse.Namespace) -> int:
         embedder = get_embedder(common.embed_settings(args, config))
     gate = make_gate(gate_settings, embedder)  # prompts embedded once for all inputs
 
-    for path, probe, stem in zip(args.inputs, probes, common.out_names(args.inputs), strict=True):
+    failed = 0
+    folders = common.out_names([s.name for s in sources])
+    for source, probe, stem, span in zip(sources, probes, folders, spans, strict=True):
         folder = args.out / stem
         folder.mkdir(parents=True, exist_ok=True)
         written: set[str] = set()
 
-        def write(kf, image, folder=folder, written=written) -> str:
+        def write(kf, image, folder=folder, written=written, span=span) -> str:
+            if span is not None and not in_spans([kf.time_s], span)[0]:
+                return ""  # not said here: dropped as "keyword" below
             name = f"{export.time_name(kf.time_s)}.jpg"
             if name in written:  # two frames at the same time (image folders)
                 name = f"{export.time_name(kf.time_s)}_{kf.index}.jpg"
@@ -195,10 +254,10 @@ def run(args: argparse.Namespace) -> int:
             written.add(name)
             return name
 
-        name = Path(path).name
+        name = source.name
         with TqdmProgress(name, disable=True if args.quiet else None) as bar:
             result, warned = sample_with_warnings(
-                path,
+                source.path,
                 sample,
                 dedup,
                 gate,
@@ -207,6 +266,11 @@ def run(args: argparse.Namespace) -> int:
                 progress=bar,
                 total=expected_frames(probe, sample),
             )
+        if span is not None:
+            outside = [k for k in result.kept if not k.file]
+            result.kept = [k for k in result.kept if k.file]
+            if outside:
+                result.dropped["keyword"] += len(outside)
         for line in warned:
             print(f"warning: {line}", file=sys.stderr)
         for old in folder.glob("*.jpg"):  # frames of an earlier run with other settings
@@ -214,8 +278,8 @@ def run(args: argparse.Namespace) -> int:
                 old.unlink()
         doc = {
             "video": name,
-            "path": str(Path(path).resolve()),
-            "kind": "images" if Path(path).is_dir() else "video",
+            "path": str(Path(source.path).resolve()),
+            "kind": "images" if Path(source.path).is_dir() else "video",
             "stats": result.stats(),
             "dropped": dict(sorted(result.dropped.items())),
             "skipped_files": result.skipped_files,
@@ -226,9 +290,18 @@ def run(args: argparse.Namespace) -> int:
             },
             "kept": [k.to_dict() for k in result.kept],
         }
+        if source.url is not None:
+            doc["url"] = source.url
+        if span is not None:
+            doc["keywords"] = [s.to_dict() for s in span]
         export.write_json(folder / "sampled.json", doc)
         if args.print_stats:
             print(result.stats_line(name), flush=True)
         else:
             print(f"{name}: kept {len(result.kept)} of {result.decoded} frames -> {folder}")
-    return 0
+        if captions is not None:
+            from summarizer.captions import Frame
+
+            frames = [Frame(k.time_s, k.index, folder / k.file, k.file) for k in result.kept]
+            failed += not cap.write_for(folder, frames, captions, name, args.caption_api_key)
+    return 1 if failed else 0

@@ -15,11 +15,10 @@ the YAML ``--config`` (sections ``summary:``, ``sample:``, ``embed:``), then the
 from __future__ import annotations
 
 import argparse
-import dataclasses
-from pathlib import Path
 from typing import Any
 
 from summarizer.cli import options as common
+from summarizer.cli.options import shown
 
 NAME = "summary"
 HELP = "pick a few keyframes that stand for each video (KMeans over frame embeddings)"
@@ -32,7 +31,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--k",
         default=None,
         metavar="N|auto|budget",
-        help="clusters: a number, auto (silhouette, default) or budget (--per-minute)",
+        help="clusters: a number, auto (silhouette) or budget (--per-minute) "
+        f"({shown('summary', 'k')})",
     )
     g.add_argument(
         "--per-minute",
@@ -40,12 +40,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="picks per minute of video (implies --k budget unless --k is given)",
     )
-    g.add_argument("--k-max", type=int, default=None, help="most clusters auto may choose")
+    g.add_argument(
+        "--k-max",
+        type=int,
+        default=None,
+        help=f"most clusters auto may choose ({shown('summary', 'k_max')})",
+    )
     g.add_argument(
         "--max-similarity",
         type=float,
         default=None,
-        help="drop a pick this cosine-similar to an earlier one (default 0.95; 1 = off)",
+        help="drop a pick this cosine-similar to an earlier one, 1 = off "
+        f"({shown('summary', 'max_similarity')})",
     )
     g.add_argument(
         "--keep-uninformative",
@@ -58,6 +64,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="pick images from the stored thumbnails (no second decode)",
     )
+    common.add_captions(p)
 
 
 def summary_settings(args: argparse.Namespace, config: dict[str, Any]):
@@ -79,68 +86,36 @@ def summary_settings(args: argparse.Namespace, config: dict[str, Any]):
     return from_dict(SummarySettings, base)
 
 
-def write_outputs(out_dir: Path, ev, summary, images, settings, sample, embed) -> dict[str, Any]:
-    """summary.json, the picked JPEGs and summary.png for one video; returns the JSON data."""
-    from summarizer.outputs import files as export
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    names = []
-    for pick, image in zip(summary.picks, images, strict=True):
-        name = f"{export.time_name(pick.time_s)}.jpg"
-        export.save_jpeg(image, out_dir / name)
-        names.append(name)
-    for old in out_dir.glob("*.jpg"):  # picks of an earlier run with other settings
-        if old.name not in names:
-            old.unlink()
-    labels = [f"{export.time_label(p.time_s)}  x{p.cluster_size}" for p in summary.picks]
-    export.grid_image(images, labels).save(out_dir / "summary.png")
-    data = summary.to_dict()
-    for d, name in zip(data["picks"], names, strict=True):
-        d["image"] = name
-        d["source_frame"] = int(ev.indices[d["index"]])
-    doc = {
-        "video": ev.ref.name,
-        "path": str(ev.ref.path),
-        "sha256": ev.ref.sha256,
-        "duration_s": ev.ref.probe.duration_s,
-        "model_id": ev.model_id,
-        "frames": len(ev.times_s),
-        "settings": {
-            "summary": dataclasses.asdict(settings),
-            "sample": dataclasses.asdict(sample),
-            "embed": dataclasses.asdict(embed),
-        },
-        **data,
-        "grid": "summary.png",
-    }
-    export.write_json(out_dir / "summary.json", doc)
-    return doc
-
-
 def run(args: argparse.Namespace) -> int:
-    from summarizer.cli.commands.seams import keyframe_images
+    from summarizer.cli import captions as cap
+    from summarizer.flow import summarize_frames
     from summarizer.outputs.files import plural
-    from summarizer.summary.kmeans import select_keyframes
+    from summarizer.outputs.frames import keyframe_images
+    from summarizer.outputs.summary import write_outputs
 
     config = common.config_of(args)
     sample = common.sample_settings(args, config)
     embed = common.embed_settings(args, config)
     settings = summary_settings(args, config)
-    for ref, ev, stem, _ in common.embedded_inputs(args, config, sample=sample, embed=embed):
-        summary = select_keyframes(
-            ev.embeddings,
-            ev.times_s,
-            settings,
-            images=ev.thumbnails,
-            duration_s=ref.probe.duration_s or None,
-        )
+    captions = cap.caption_settings(args, config)
+    failed = 0
+    for ref, ev, stem, _, _ in common.embedded_inputs(args, config, sample=sample, embed=embed):
+        summary = summarize_frames(ev, settings).summary
         images = keyframe_images(ev, summary.indices, sample, args.thumbnails_only)
         out_dir = args.out / stem
-        write_outputs(out_dir, ev, summary, images, settings, sample, embed)
+        doc = write_outputs(out_dir, ev, summary, images, settings, sample, embed)
         how = f"k={summary.k} {summary.mode}"
         if summary.merged:
             how += f", {summary.merged} near-duplicate merged"
         print(f"{ref.name}: {plural(len(summary.picks), 'pick')} ({how}) -> {out_dir}", flush=True)
         for note in summary.notes:
             print(f"note: {ref.name}: {note}", flush=True)
-    return 0
+        if captions is not None:
+            from summarizer.captions import Frame
+
+            frames = [
+                Frame(p["time_s"], p["source_frame"], out_dir / p["image"], p["image"])
+                for p in doc["picks"]
+            ]
+            failed += not cap.write_for(out_dir, frames, captions, ref.name, args.caption_api_key)
+    return 1 if failed else 0

@@ -1,0 +1,172 @@
+"""Where a video comes from: a local path, a URL yt-dlp understands, or a live stream.
+
+`resolve_all(source)` turns what the user typed into local things the decoder reads
+(`Source`), with the subtitles found for each; `resolve` is the one-video form that
+`flow.open_video` calls. A URL's store key is the sha256 of its bytes when all of them were
+read (a download), else the URL plus the stream's identity (`Source.key_kind`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from summarizer.errors import InputError
+from summarizer.sources.subtitles import find_sidecar
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
+SEARCH_PREFIXES = ("ytsearch", "ytsearchdate", "scsearch", "gvsearch")
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input, made local.
+
+    path: the file or image folder the decoder reads.
+    name: what people see (the file name, or the video's title for a URL).
+    url: where it came from (None for a local path).
+    key_kind: "bytes" (store key = sha256 of the file's bytes, all read) or "stream"
+        (key = `key`, from the URL and `identity`).
+    identity: yt-dlp's "extractor:id"; for a stream its kind and end time, and for a live
+        one the time its capture started ("mjpeg:end=30:at=2026-11-30T21:20:05.1Z").
+    subtitles: a .srt/.vtt found for it (a sidecar, yt-dlp's, or the one named).
+    """
+
+    path: Path
+    name: str
+    url: str | None = None
+    key_kind: str = "bytes"
+    key: str | None = None
+    identity: str | None = None
+    subtitles: Path | None = None
+
+    @property
+    def is_url(self) -> bool:
+        return self.url is not None
+
+
+def is_url(value: str | Path) -> bool:
+    """True for ``scheme://...`` and ``ytsearch:...`` (never for an existing local path)."""
+    s = str(value)
+    if isinstance(value, Path) or Path(s).exists():
+        return False
+    if s.split(":", 1)[0].lower().rstrip("0123456789") in SEARCH_PREFIXES and ":" in s:
+        return True
+    return bool(_SCHEME.match(s)) and "://" in s and len(s.split(":", 1)[0]) > 1
+
+
+def default_downloads() -> Path:
+    """Where URL downloads and stream captures go unless told: ``$ATLAS_HOME/downloads``."""
+    from summarizer.store import default_root
+
+    return default_root() / "downloads"
+
+
+def stream_key(url: str, identity: str) -> str:
+    """The store key of a stream read up to an end time: the URL plus its identity."""
+    return hashlib.sha256(f"stream\n{url}\n{identity}".encode()).hexdigest()
+
+
+def _name(title: str, suffix: str = ".mp4") -> str:
+    title = " ".join(title.replace("/", " ").split())[:120] or "video"
+    return f"{title}{suffix}"
+
+
+def resolve_all(
+    source: str | Path,
+    *,
+    downloads: Path | None = None,
+    end_time_s: float | None = None,
+    ytdlp_options: dict[str, Any] | None = None,
+    subtitles: str | Path | None = None,
+    want_subtitles: bool = False,
+) -> list[Source]:
+    """Every video behind `source` (a playlist or a search gives several), made local.
+
+    subtitles: a .srt/.vtt to use (else a sidecar next to a file, or yt-dlp's when
+    `want_subtitles`). end_time_s: how much of a live stream to read (seconds).
+    """
+    named = Path(subtitles) if subtitles else None
+    if named is not None and not named.is_file():
+        raise InputError(f"{subtitles}: no such subtitle file")
+    if not is_url(source):
+        p = Path(source).expanduser()
+        if not p.exists():
+            raise InputError(f"{source}: no such file or folder")
+        return [Source(p, p.name, subtitles=named or find_sidecar(p))]
+    from summarizer.sources import streams
+
+    url = str(source)
+    downloads = Path(downloads) if downloads else default_downloads()
+    kind = streams.stream_kind(url)
+    if kind is not None:
+        return [_capture(url, url, kind, downloads, end_time_s, named)]
+    from summarizer.sources import ytdlp
+
+    out = []
+    for d in ytdlp.fetch(url, downloads, options=ytdlp_options, subtitles=want_subtitles):
+        if d.live:
+            if not d.stream_url:
+                raise InputError(f"{url}: yt-dlp gave no stream URL for the live video")
+            out.append(_capture(d.stream_url, d.webpage_url, "hls", downloads, end_time_s, named))
+            continue
+        assert d.path is not None
+        out.append(
+            Source(
+                d.path,
+                _name(d.title, d.path.suffix),
+                url=d.webpage_url,
+                identity=d.identity,
+                subtitles=named or d.subtitles,
+            )
+        )
+    return out
+
+
+def _capture(
+    media_url: str,
+    url: str,
+    kind: str,
+    downloads: Path,
+    end_time_s: float | None,
+    subtitles: Path | None,
+) -> Source:
+    from summarizer.sources import streams
+
+    # A stream with an end (HLS VOD) is the same video every time: its capture is kept and
+    # reused. A live one (RTSP, MJPEG, live HLS) differs on every read: its identity holds
+    # the time the capture started, so each capture is its own video in the store.
+    live = streams.needs_end_time(media_url, kind)
+    span = f"end={end_time_s:g}" if end_time_s else "all"
+    identity = f"{kind}:{span}"
+    if live:
+        import datetime
+
+        now = datetime.datetime.now(datetime.timezone.utc)
+        identity += f":at={now.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}"
+    key = stream_key(url, identity)
+    dst = downloads / "streams" / f"{key[:16]}.mp4"
+    if live or not dst.is_file():
+        streams.capture(media_url, kind, dst, end_time_s, live=live)
+    tail = url.rstrip("/").rsplit("/", 1)[-1] or kind
+    return Source(
+        dst,
+        _name(Path(tail).stem or kind),
+        url=url,
+        key_kind="stream",
+        key=key,
+        identity=identity,
+        subtitles=subtitles,
+    )
+
+
+def resolve(source: str | Path, **kwargs: Any) -> Source:
+    """The one video behind `source` (see `resolve_all`); a URL with several videos (a
+    playlist) is refused here: list it with `resolve_all`."""
+    found = resolve_all(source, **kwargs)
+    if len(found) != 1:
+        raise InputError(f"{source}: holds {len(found)} videos; give one, or use the CLI")
+    return found[0]
