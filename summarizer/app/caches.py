@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -91,28 +90,39 @@ def frames_at(ev: Any, positions: Sequence[int], short_side: int | None = 288) -
     return list(_frames_at(ev.ref.sha256, str(ev.ref.path), tuple(positions), short_side, ev))
 
 
-@_cache_data(max_entries=64)
+@_cache_resource(max_entries=128)
 def _frames_at(
     sha256: str, path: str, positions: tuple[int, ...], short_side: int | None, _ev: Any
 ) -> np.ndarray:
     return decode_frames(_ev, positions, short_side)
 
 
-@_cache_data(max_entries=64)
+@_cache_resource(max_entries=64)
 def cached_segments(sha256: str, model_id: str, settings: Any, _ev: Any) -> Any:
-    """`segment_video` of one embedded video with `settings`, with frame-accurate seams when
-    its file is at hand (`summarizer.scenes.refine`), kept per server: going back to settings tried
-    before (or opening a shared link) costs nothing."""
-    from summarizer.scenes.refine import refine_segmentation
-    from summarizer.scenes.segments import segment_video
+    """The segments of one embedded video with `settings` (`processing.find_scenes`: seams
+    refined to the exact frame when its file is at hand), kept per server and shared
+    read-only by every session: going back to settings tried before (or opening a shared
+    link) costs nothing, not even a copy."""
+    from summarizer.app.processing import find_scenes
 
-    seg = segment_video(_ev, settings)
-    if _ev.ref.kind == "video" and Path(_ev.ref.path).is_file():
-        seg = refine_segmentation(_ev.ref.path, _ev, seg)
-    return seg
+    return find_scenes(_ev, settings)
 
 
-@_cache_data(max_entries=32)
+@_cache_resource()
+def job_queue() -> Any:
+    """The server's one queue of heavy jobs (`jobs.JobQueue`), shared by every session."""
+    from summarizer.app.jobs import JobQueue
+
+    return JobQueue()
+
+
+def library_changed() -> None:
+    """Forget what was cached about the library after new results were stored."""
+    _load_embedded.clear()
+    cached_library_thumbnail.clear()
+
+
+@_cache_resource(max_entries=32)
 def cached_frame_images(
     sha256: str, model_id: str, n_frames: int, _thumbnails: np.ndarray
 ) -> dict[int, str]:
@@ -127,7 +137,7 @@ def cached_library_thumbnail(root: str, sha256: str, n_results: int) -> str | No
     return None if img is None else image_data_url(img, width=120)
 
 
-@_cache_data(max_entries=64)
+@_cache_resource(max_entries=64)
 def cached_summary(
     sha256: str, model_id: str, settings: Any, dedup_settings: Any, gate_settings: Any, _ev: Any
 ) -> FilteredSummary:
@@ -150,3 +160,57 @@ def map_embedded(
         ev = load_embedded_cached(store, h, sample, embed)
         (found if ev is not None else missing).append(ev if ev is not None else h)
     return found, missing
+
+
+@_cache_resource(max_entries=8)
+def cached_map(root: str, hashes: tuple[str, ...], sample: Any, embed: Any, settings: Any) -> Any:
+    """A stored latent map (no training: call only when `catalog.map_is_stored`)."""
+    from summarizer.atlas.latent import map_videos
+
+    videos = [load_embedded_cached(_store_for(root), h, sample, embed) for h in hashes]
+    return map_videos([v for v in videos if v is not None], settings, _store_for(root))
+
+
+@_cache_resource(max_entries=8)
+def map_points(map_id: tuple, _lmap: Any, _videos: tuple) -> Any:
+    """`explore.MapPoints` of a map, with each video's segments (default seam settings)."""
+    from summarizer.app.explore import map_points as build
+
+    segs = [cached_segments(v.ref.sha256, v.model_id, None, v) for v in _videos]
+    return build(_lmap, segs)
+
+
+@_cache_resource(max_entries=8)
+def map_embeddings(map_id: tuple, _videos: tuple) -> np.ndarray:
+    """The map's frame embeddings, row-aligned with its points (for search and clusters)."""
+    return np.concatenate([np.asarray(v.embeddings, dtype=np.float32) for v in _videos])
+
+
+@_cache_resource(max_entries=16)
+def map_clusters(map_id: tuple, k: int, _videos: tuple) -> np.ndarray:
+    from summarizer.app.explore import cluster_labels
+
+    return cluster_labels(map_embeddings(map_id, _videos), k)
+
+
+@_cache_resource(max_entries=16)
+def map_figure(map_id: tuple, look: tuple, _points: Any, _codes: Any, _extra: dict) -> Any:
+    """The map's Plotly figure for one `look` (colours, density, pictures, view, search,
+    path), made once per server: a page view of the same map costs only sending it."""
+    from summarizer.app.explore import figure
+
+    return figure(_points, _codes, **_extra)
+
+
+@_cache_resource(max_entries=32)
+def text_query(model_id: str, text: str) -> np.ndarray:
+    """CLIP's embedding of a text prompt (for searching frames by text)."""
+    return np.asarray(cached_embedder(_clip_settings()).embed_texts([text]))[0]
+
+
+@_cache_resource(max_entries=16)
+def poster_preview(map_id: tuple, settings: Any, _lmap: Any, _videos: tuple) -> tuple[bytes, dict]:
+    """The poster preview (from thumbnails) of a map with `settings`, made once per server."""
+    from summarizer.app.downloads import render_poster_bytes
+
+    return render_poster_bytes(list(_videos), _lmap, settings, "png")
