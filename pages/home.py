@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from summarizer.app import caches, catalog, labels, nav, processing, ui, uploads, urlstate
+from summarizer.errors import InputError
 
 ui.page_setup("Home", ":material/home:")
 
@@ -34,27 +35,30 @@ def show_outcome(outcome: dict, embedder: str) -> None:
     )
 
 
-def keep_uploads(files: list, store, limit: int) -> tuple[list, list[dict]]:
-    """Copy every uploaded file to disk and free its copy in memory; (kept, failures)."""
-    kept, failed = [], []
+def keep_uploads(files: list, store, limit: int) -> list:
+    """Copy every uploaded file to disk and free its copy in memory: per file, in order,
+    the `SavedUpload` or the outcome saying why it was refused."""
+    kept = []
     bar = st.progress(0.0, text="Saving the uploads")
     for i, f in enumerate(files):
         bar.progress(i / len(files), text=f"Saving {labels.plain(f.name)}")
         try:
             kept.append(uploads.save_upload(store, f.name, f, limit))
-        except Exception as exc:  # InputError: wrong type, empty, too large
-            failed.append({"name": f.name, "error": processing.error_about(str(exc), f.name, None)})
+        except InputError as exc:  # wrong type, empty, too large
+            kept.append({"name": f.name, "error": processing.error_about(str(exc), f.name, None)})
         finally:
             uploads.release(f)
     bar.empty()
-    return kept, failed
+    return kept
 
 
-def process_saved(saved: list, store, sample, embed) -> list[dict]:
-    """Process kept uploads one by one: a bar for the files, and per file a bar per stage,
-    through the server's job queue. Never raises: each outcome says what happened."""
+def process_saved(items: list, store, sample, embed) -> list[dict]:
+    """Process kept uploads one by one (outcomes already made pass through): a bar for the
+    files, and per file a bar per stage, through the server's job queue. Never raises:
+    each outcome says what happened."""
+    saved = [item for item in items if not isinstance(item, dict)]
+    done = {}
     overall = st.progress(0.0, text=f"File 1 of {len(saved)}")
-    outcomes = []
     for i, item in enumerate(saved):
         overall.progress(i / len(saved), text=f"File {i + 1} of {len(saved)}")
         slot = st.empty()  # the file's progress box, cleared when it is done
@@ -78,11 +82,11 @@ def process_saved(saved: list, store, sample, embed) -> list[dict]:
         with ui.heavy_job(box):
             outcome = processing.process_saved(store, item, sample, embed, on_progress)
         slot.empty()
-        outcomes.append(outcome)
+        done[id(item)] = outcome
         overall.progress((i + 1) / len(saved), text=f"File {i + 1} of {len(saved)} done")
     overall.empty()
     caches.library_changed()
-    return outcomes
+    return [item if isinstance(item, dict) else done[id(item)] for item in items]
 
 
 def library(store, embedder: str) -> None:
@@ -166,9 +170,9 @@ with right:
     try_sample = st.button("Try the sample video", icon=":material/science:")
 
 if go and files:
-    kept, failed = keep_uploads(files, store, limit_mb * 1024 * 1024)
+    kept = keep_uploads(files, store, limit_mb * 1024 * 1024)
     st.session_state["upload_batch"] = st.session_state.get("upload_batch", 0) + 1
-    st.session_state["outcomes"] = failed + process_saved(kept, store, sample, embed)
+    st.session_state["outcomes"] = process_saved(kept, store, sample, embed)
     st.rerun()  # shows the outcomes with an empty upload widget
 elif try_sample:
     with st.spinner("Making the sample video..."), tempfile.TemporaryDirectory() as tmp:

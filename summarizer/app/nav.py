@@ -26,6 +26,7 @@ PAGES = {
     MAP: ("Latent map", ":material/scatter_plot:", "latent-map"),
 }
 _MARK = "_atlas_navigated"  # set by `run` for the page it runs in the same script run
+_REGISTERED = "_atlas_nav_registered"  # this session has registered the navigation
 
 
 def pages() -> list[Any]:
@@ -41,6 +42,7 @@ def run() -> None:
     st.set_page_config(page_title="keyframe-atlas", page_icon=":material/movie:", layout="wide")
     page = st.navigation(pages())
     st.session_state[_MARK] = True
+    st.session_state[_REGISTERED] = True
     page.run()
 
 
@@ -48,7 +50,10 @@ def ensure() -> None:
     """Called first by every page: when Streamlit ran the page file directly (the first
     request to a fresh server, see the module docstring), register the navigation, so the
     sidebar and page links are the app's from the first view and later runs go through
-    app.py. The page then runs on (a rerun would lose a button's click)."""
-    if st.session_state.pop(_MARK, False):
+    app.py. The page then runs on (a rerun would lose a button's click). Only once per
+    session: registering again inside a page run would drop that run's widget events
+    (Streamlit's AppTest runs every page directly, so this matters in tests)."""
+    if st.session_state.pop(_MARK, False) or st.session_state.get(_REGISTERED):
         return
+    st.session_state[_REGISTERED] = True
     st.navigation(pages())
