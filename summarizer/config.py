@@ -127,10 +127,83 @@ def from_dict(cls: type[T], data: Mapping[str, Any] | None) -> T:
         raise SettingsError(
             f"unknown {cls.__name__} setting(s): {', '.join(unknown)} (known: {', '.join(sorted(names))})"
         )
+    hints = _hints(cls)
+    data = {k: _typed(f"{_label(cls)}.{k}", v, hints[k]) for k, v in data.items()}
     try:
         return cls(**data)
     except TypeError as exc:  # wrong type that __post_init__ could not compare
         raise SettingsError(f"bad {cls.__name__} settings: {exc}") from None
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    import typing
+
+    return typing.get_type_hints(cls)
+
+
+def _label(cls: type) -> str:
+    for name, spec in SECTIONS.items():
+        if spec.endswith(f":{cls.__name__}"):
+            return name
+    return cls.__name__
+
+
+_KINDS = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}
+
+
+def _typed(where: str, value: Any, hint: Any) -> Any:
+    """`value` checked against the type `hint` of its field (bool is not a number, "3" is not
+    3), tuples accepted as lists (YAML has no tuples); a clear `SettingsError` otherwise."""
+    import numbers
+    import types
+    import typing
+
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _typed(where, value, arg)
+            except SettingsError:
+                continue
+        kinds = " or ".join(_describe(a) for a in args)
+        raise SettingsError(f"{where} must be {kinds}, got {value!r}")
+    if origin is tuple:
+        if isinstance(value, str) and args[:1] == (str,):
+            return value  # one prompt for a list of prompts: the dataclass wraps it
+        if not isinstance(value, (list, tuple)):
+            raise SettingsError(f"{where} must be a list, got {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_typed(where, v, args[0]) for v in value)
+        if len(value) != len(args):
+            raise SettingsError(f"{where} must be a list of {len(args)} values, got {value!r}")
+        return tuple(_typed(where, v, a) for v, a in zip(value, args, strict=True))
+    if hint is bool:
+        ok = isinstance(value, bool)
+    elif hint is int:
+        ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+        value = int(value) if ok else value
+    elif hint is float:
+        ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif hint is str:
+        ok = isinstance(value, str)
+    else:
+        return value
+    if not ok:
+        raise SettingsError(f"{where} must be {_KINDS[hint]}, got {value!r}")
+    return value
+
+
+def _describe(hint: Any) -> str:
+    import typing
+
+    if hint is type(None):
+        return "null"
+    if typing.get_origin(hint) is tuple:
+        return "a list"
+    return _KINDS.get(hint, getattr(hint, "__name__", str(hint)))
 
 
 def replace(obj: T, **changes: Any) -> T:
@@ -158,7 +231,15 @@ def load_config(path: str | Path | None) -> dict[str, Any]:
     if not p.is_file():
         raise SettingsError(f"config file not found: {p}")
     try:
-        data = yaml.safe_load(p.read_text()) or {}
+        text = p.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SettingsError(
+            f"config file {p} is not UTF-8 text (byte {exc.start}): save it as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise SettingsError(f"config file {p} cannot be read: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise SettingsError(
             f"config file {p} is not valid YAML: {str(exc).splitlines()[0]}"

@@ -1,21 +1,22 @@
-"""Run stages with the store in front of them: a cache hit, or compute-and-save.
+"""The store-backed stage runners: the one flow that the library, the CLI and the app call.
 
-`open_video` validates and identifies an input (sha256 of its bytes), `embed_video` turns it
-into frame embeddings + thumbnails. Decoding runs in a producer thread feeding a bounded
-queue while the caller's thread embeds, so the pipeline runs at the speed of the slower of
-the two, not their sum. Progress is reported through a callback ``progress(done, total)``
-(a Streamlit progress bar in the app, `TqdmProgress` in the CLI).
+video -> `open_video` (VideoRef: hash, probe) -> `embed_video` (frames, embeddings,
+thumbnails; cached per video hash + settings + model) -> `find_scenes` (seams, segments,
+keyframes, refined to the exact source frame) -> `summarize_frames` (dedup -> gate ->
+KMeans) -> `map_collection` (the latent map of many videos). `summarize` runs one video
+through all of it. Each runner is a cache hit or compute-and-save through the store; the
+stages themselves are pure functions in their packages.
+
+Progress has one shape everywhere: ``progress(stage, done, total)`` (total 0 = unknown),
+with stage one of `STAGES`; the CLI draws tqdm bars, the app progress bars.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
-import queue
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,10 +28,17 @@ from summarizer.data import EmbeddedVideo, FrameBatch, Probe, VideoRef
 from summarizer.errors import InputError
 from summarizer.store import Result, ResultKey, Store, hash_path
 
-Progress = Callable[[int, int], None]
+Progress = Callable[[str, int, int], None]
+STAGES = ("read", "embed", "signal", "scenes", "summary", "map", "poster")
 EMBED_STAGE = "embed"
 EMBED_ARRAYS = ("times_s", "indices", "embeddings", "thumbnails")
-QUEUE_BATCHES = 4  # decoded batches waiting for the embedder at most
+
+
+def stage_progress(progress: Progress | None, stage: str) -> Callable[[int, int], None] | None:
+    """The ``(done, total)`` callback of one stage, for stage functions that take one."""
+    if progress is None:
+        return None
+    return lambda done, total: progress(stage, done, total)
 
 
 # ---------------------------------------------------------------------------- inputs
@@ -108,119 +116,6 @@ def _run_settings(sample: SampleSettings, embed: EmbedSettings) -> dict[str, Any
     return {"sample": dataclasses.asdict(sample), "embed": dataclasses.asdict(embed)}
 
 
-# ---------------------------------------------------------------------------- overlap
-
-
-class _End:
-    pass
-
-
-@dataclasses.dataclass
-class _Failure:
-    exc: BaseException
-
-
-class Prefetch:
-    """Run an iterator in a producer thread, handing items over through a bounded queue.
-
-    Iterate it in the consumer thread; an exception in the producer is raised there. Leaving
-    the ``with`` block early (consumer error) stops the producer and joins it.
-    """
-
-    def __init__(self, make_iter: Callable[[], Iterable[Any]], maxsize: int = QUEUE_BATCHES):
-        self._make_iter = make_iter
-        self._q: queue.Queue[Any] = queue.Queue(maxsize=max(1, maxsize))
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="atlas-decode", daemon=True)
-        self.wait_s = 0.0  # time the consumer spent waiting for the producer
-
-    def _put(self, item: Any) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._q.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _run(self) -> None:
-        it = None
-        try:
-            it = iter(self._make_iter())
-            for item in it:
-                if not self._put(item):
-                    return
-            self._put(_End())
-        except BaseException as exc:  # handed to the consumer, re-raised there
-            self._put(_Failure(exc))
-        finally:
-            close = getattr(it, "close", None)
-            if close is not None:
-                with contextlib.suppress(Exception):  # closing must not mask the result
-                    close()
-
-    def __enter__(self) -> Prefetch:
-        self._thread.start()
-        return self
-
-    def __iter__(self) -> Iterator[Any]:
-        while True:
-            t0 = time.perf_counter()
-            item = self._q.get()
-            self.wait_s += time.perf_counter() - t0
-            if isinstance(item, _End):
-                return
-            if isinstance(item, _Failure):
-                raise item.exc
-            yield item
-
-    def __exit__(self, *exc: Any) -> None:
-        self._stop.set()
-        while self._thread.is_alive():
-            with contextlib.suppress(queue.Empty):
-                self._q.get(timeout=0.05)
-        self._thread.join()
-
-
-# ---------------------------------------------------------------------------- thumbnails
-
-
-class Thumbnailer:
-    """Resizes frame batches to one thumbnail size per video (short side `short_side`,
-    never upscaled), antialiased (PIL bilinear)."""
-
-    def __init__(self, short_side: int) -> None:
-        self.short_side = short_side
-        self.size: tuple[int, int] | None = None  # (h, w), fixed by the first batch
-
-    def _target(self, h: int, w: int) -> tuple[int, int]:
-        short = min(h, w)
-        if short <= self.short_side:
-            return h, w
-        scale = self.short_side / short
-        if h <= w:
-            return self.short_side, max(1, int(round(w * scale)))
-        return max(1, int(round(h * scale))), self.short_side
-
-    def __call__(self, images: np.ndarray) -> np.ndarray:
-        images = np.asarray(images)
-        n, h, w = images.shape[:3]
-        if self.size is None:
-            self.size = self._target(h, w)
-        th, tw = self.size
-        if (h, w) == (th, tw):
-            return np.ascontiguousarray(images, dtype=np.uint8)
-        from PIL import Image
-
-        # PIL's bilinear resize filters over the whole footprint (antialiased) and ran ~7x
-        # faster per frame than torch's antialiased interpolate on this CPU.
-        out = np.empty((n, th, tw, 3), dtype=np.uint8)
-        for i in range(n):
-            img = Image.fromarray(np.ascontiguousarray(images[i], dtype=np.uint8))
-            out[i] = np.asarray(img.resize((tw, th), Image.BILINEAR))
-        return out
-
-
 # ---------------------------------------------------------------------------- embedding
 
 
@@ -276,7 +171,7 @@ def embed_video(
                 return _as_embedded(ref, res, embed.model_id, cache_hit=False)
     n = len(res["times_s"])
     if progress is not None:
-        progress(n, n)
+        progress(EMBED_STAGE, n, n)
     store.record_run(key, time.perf_counter() - t0, True, _run_settings(sample, embed))
     return _as_embedded(ref, res, embed.model_id, cache_hit=True)
 
@@ -291,7 +186,9 @@ def _compute_embedding(
     t0: float,
 ) -> Result:
     from summarizer.decode import video as video_mod
+    from summarizer.decode.thumbnails import Thumbnailer
     from summarizer.embed import get_embedder
+    from summarizer.prefetch import QUEUE_BATCHES, Prefetch
 
     total = expected_frames(ref.probe, sample)
     thumb = Thumbnailer(sample.thumb_short_side)
@@ -322,9 +219,9 @@ def _compute_embedding(
             done += len(batch)
             dim = vecs.shape[1]
             if progress is not None:
-                progress(done, max(total, done))
+                progress(EMBED_STAGE, done, max(total, done))
         if progress is not None and done and done != max(total, done):
-            progress(done, done)  # the estimate was high: end the bar at 100 %
+            progress(EMBED_STAGE, done, done)  # the estimate was high: end the bar at 100 %
         if done == 0:
             raise InputError(
                 f"{ref.name}: no frames were sampled (check --start/--end and --fps against "
@@ -392,46 +289,6 @@ def load_embedded(
     return _as_embedded(ref, res, embed.model_id, cache_hit=True)
 
 
-# ---------------------------------------------------------------------------- CLI progress
-
-
-class TqdmProgress:
-    """A `Progress` callback drawing a tqdm bar (on stderr; off when it is not a terminal)."""
-
-    def __init__(self, desc: str, unit: str = "frame", disable: bool | None = None) -> None:
-        self.desc = desc
-        self.unit = unit
-        self.disable = disable
-        self.bar: Any = None
-
-    def __call__(self, done: int, total: int) -> None:
-        from tqdm import tqdm
-
-        if self.bar is None:
-            self.bar = tqdm(
-                total=total or None,
-                desc=self.desc,
-                unit=self.unit,
-                leave=False,
-                disable=self.disable,
-                dynamic_ncols=True,
-            )
-        if total and self.bar.total != total:
-            self.bar.total = total
-        self.bar.update(done - self.bar.n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-
-    def __enter__(self) -> TqdmProgress:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-
 # ---------------------------------------------------------------------------- one video
 
 
@@ -461,37 +318,74 @@ class VideoSummary:
         }
 
 
+def find_scenes(
+    embedded: EmbeddedVideo,
+    seams: Any,
+    *,
+    refine: bool = True,
+    progress: Progress | None = None,
+) -> Any:
+    """Seams, 2-15 s segments and their keyframes of one embedded video (`seams`: a
+    `SeamSettings`); for a video file at hand, each seam is put on the exact source frame of
+    its cut (`summarizer.scenes.refine`). Cheap: runs on the cached embeddings."""
+    from summarizer.scenes.segments import segment_video
+
+    total = len(embedded.times_s)
+    seg = segment_video(embedded, seams)
+    ref = embedded.ref
+    if refine and ref.kind == "video" and Path(ref.path).is_file():
+        from summarizer.scenes.refine import refine_segmentation
+
+        seg = refine_segmentation(ref.path, embedded, seg)
+    if progress is not None:
+        progress("scenes", total, total)
+    return seg
+
+
+def summarize_frames(
+    embedded: EmbeddedVideo,
+    summary: Any,
+    dedup: Any = None,
+    gate: Any = None,
+    *,
+    clip_embedder: Any = None,
+    progress: Progress | None = None,
+) -> Any:
+    """The KMeans summary of one embedded video (`summary`: `SummarySettings`), after the
+    `dedup` buffer and the `gate` when given (None: keep every frame). Returns a
+    `summarizer.summary.filtered.FilteredSummary` (picks as positions into the video)."""
+    from summarizer.summary.filtered import summarize_filtered
+
+    res = summarize_filtered(embedded, summary, dedup, gate, clip_embedder)
+    if progress is not None:
+        n = len(embedded.times_s)
+        progress("summary", n, n)
+    return res
+
+
 def summarize(
     video: str | Path,
     settings: Any = None,
-    store: Any = None,
-    progress: Any = None,
+    store: Store | None = None,
+    progress: Progress | None = None,
     refine: bool = True,
 ) -> VideoSummary:
-    """Segment and summarise one video (file or image folder).
+    """Segment and summarise one video (file or image folder): `open_video` ->
+    `embed_video` -> `find_scenes` -> `summarize_frames`.
 
+    settings: a `summarizer.config.Settings` (default: every section's defaults).
     store: a `summarizer.store.Store` (default: the per-user store, or $ATLAS_HOME).
-    progress: optional ``progress(done, total)`` callback for the embedding stage.
+    progress: ``progress(stage, done, total)``.
     refine: put seams on the exact source frame of each cut (video files only).
     """
     from summarizer.config import Settings
-    from summarizer.scenes.segments import segment_video
-    from summarizer.summary.kmeans import select_keyframes
 
-    settings = settings or Settings()
+    settings = settings if settings is not None else Settings()
     store = store if store is not None else Store()
     ref = open_video(video, store, settings.sample)
+    if progress is not None:
+        progress("read", 1, 1)
     embedded = embed_video(ref, settings.sample, settings.embed, store, progress)
-    segmentation = segment_video(embedded, settings.seams)
-    if refine and ref.kind == "video":
-        from summarizer.scenes.refine import refine_segmentation
-
-        segmentation = refine_segmentation(ref.path, embedded, segmentation)
-    summary = select_keyframes(
-        embedded.embeddings,
-        embedded.times_s,
-        settings.summary,
-        images=embedded.thumbnails,
-        duration_s=ref.probe.duration_s,
-    )
-    return VideoSummary(embedded, segmentation, summary)
+    segmentation = find_scenes(embedded, settings.seams, refine=refine, progress=progress)
+    picked = summarize_frames(embedded, settings.summary, progress=progress)
+    return VideoSummary(embedded, segmentation, picked.summary)

@@ -9,14 +9,14 @@ import pytest
 from summarizer import Settings, SettingsError, summarize
 from summarizer.scenes.evaluate import score_seams
 from summarizer.store import Store
-from summarizer.synth import Shot, make_video
+from summarizer.synth import Shot
+
+SHOTS = [Shot("static", 4, 3), Shot("pan", 5, 8), Shot("motion", 4, 13), Shot("zoom", 4, 21)]
 
 
-@pytest.fixture(scope="module")
-def cut_video(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[float]]:
-    path = tmp_path_factory.mktemp("api") / "cuts.mp4"
-    shots = [Shot("static", 4, 3), Shot("pan", 5, 8), Shot("motion", 4, 13), Shot("zoom", 4, 21)]
-    return path, make_video(path, shots, fps=10, size=(160, 120))
+@pytest.fixture
+def cut_video(synth_video) -> tuple[Path, list[float]]:
+    return synth_video(SHOTS, name="cuts.mp4")
 
 
 def test_summarize_finds_the_cuts_and_caches(cut_video, tmp_path):
@@ -57,3 +57,54 @@ def test_summary_repr_is_short(cut_video, tmp_path):
     r = summarize(path, Settings(embed={"embedder": "pixels"}), store=Store(tmp_path / "s"))
     text = repr(r)
     assert text.startswith("VideoSummary('cuts.mp4'") and "seams" in text and len(text) < 200
+
+
+def test_settings_cover_every_section_and_refuse_unknown_ones(tmp_path):
+    from summarizer.config import SECTIONS, default
+
+    s = Settings()
+    assert {f for f in vars(s)} == set(SECTIONS)
+    assert default("seams", "min_segment_s") == s.seams.min_segment_s
+    assert Settings.from_dict({"poster": {"cols": 7}}).poster.cols == 7
+    cfg = tmp_path / "atlas.yaml"
+    cfg.write_text("seam:\n  k: 2\n")
+    with pytest.raises(SettingsError, match="unknown config section"):
+        Settings.from_yaml(cfg)
+
+
+def test_importing_the_library_is_light_and_changes_nothing():
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys; before = dict(os.environ); import summarizer; "
+        "from summarizer import Settings, summarize; Settings(); import summarizer.cli.main; "
+        "assert dict(os.environ) == before, 'environment changed'; "
+        "heavy = [m for m in ('torch', 'sklearn', 'keras', 'tensorflow') if m in sys.modules]; "
+        "assert not heavy, heavy"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "message"),
+    [
+        ("sample:\n  fps: true\n", "sample.fps must be a number or null, got True"),
+        ('seams:\n  k: "3"\n', "seams.k must be a number, got '3'"),
+        ("poster:\n  cols: 2.5\n", "poster.cols must be a whole number"),
+        ("posters:\n  cols: 2\n", "unknown config section(s): posters"),
+    ],
+)
+def test_settings_say_what_is_wrong_with_a_value(tmp_path, yaml_text, message):
+    cfg = tmp_path / "atlas.yaml"
+    cfg.write_text(yaml_text)
+    with pytest.raises(SettingsError) as err:
+        Settings.from_yaml(cfg)
+    assert message in str(err.value)
+
+
+def test_a_config_that_is_not_utf8_is_one_clear_error(tmp_path):
+    cfg = tmp_path / "atlas.yaml"
+    cfg.write_bytes("seams:\n  k: 3 # caf\xe9\n".encode("latin-1"))
+    with pytest.raises(SettingsError, match="not UTF-8"):
+        Settings.from_yaml(cfg)

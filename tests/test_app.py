@@ -23,12 +23,12 @@ from summarizer.app import (  # noqa: E402
     labels,
     posters,
     processing,
-    summaries,
     uploads,
     urlparams,
 )
 from summarizer.errors import InputError  # noqa: E402
 from summarizer.store import Store  # noqa: E402
+from summarizer.summary import filtered as summaries  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")

@@ -16,8 +16,10 @@ from summarizer import synth
 from summarizer.config import EmbedSettings, SampleSettings
 from summarizer.data import FrameBatch
 from summarizer.decode import video as video_mod
+from summarizer.decode.thumbnails import Thumbnailer
 from summarizer.errors import InputError
-from summarizer.flow import Prefetch, Thumbnailer, embed_video, load_embedded, open_video
+from summarizer.flow import embed_video, load_embedded, open_video
+from summarizer.prefetch import Prefetch
 from summarizer.store import Store
 
 PIXELS = EmbedSettings(embedder="pixels")
@@ -57,7 +59,7 @@ def test_open_video_registers(clip, store):
 def test_embed_miss_then_hit(clip, store):
     ref = open_video(clip, store)
     calls = []
-    ev = embed_video(ref, SAMPLE, PIXELS, store, progress=lambda d, t: calls.append((d, t)))
+    ev = embed_video(ref, SAMPLE, PIXELS, store, progress=lambda _s, d, t: calls.append((d, t)))
     assert not ev.cache_hit
     n = len(ev.times_s)
     assert n in (16, 17)  # 4 s at 4 fps (a last target at 4.0 s takes the last frame)

@@ -12,7 +12,7 @@ import streamlit as st
 from summarizer.app.catalog import library_thumbnail
 from summarizer.app.frames import decode_frames, frame_images, image_data_url
 from summarizer.app.labels import for_app
-from summarizer.app.summaries import FilteredSummary, summarize_filtered
+from summarizer.summary.filtered import FilteredSummary
 
 log = logging.getLogger("summarizer.app")
 
@@ -141,8 +141,12 @@ def cached_library_thumbnail(root: str, sha256: str, n_results: int) -> str | No
 def cached_summary(
     sha256: str, model_id: str, settings: Any, dedup_settings: Any, gate_settings: Any, _ev: Any
 ) -> FilteredSummary:
+    """The summary page's result (`flow.summarize_frames`: dedup -> gate -> KMeans), kept per
+    server and shared read-only by every session."""
+    from summarizer import flow
+
     clip = cached_embedder(_clip_settings()) if gate_settings.gate == "clip" else None
-    return summarize_filtered(_ev, settings, dedup_settings, gate_settings, clip)
+    return flow.summarize_frames(_ev, settings, dedup_settings, gate_settings, clip_embedder=clip)
 
 
 def _clip_settings() -> Any:

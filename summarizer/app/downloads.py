@@ -15,7 +15,7 @@ from typing import Any
 
 from summarizer.app.frames import decode_frames
 from summarizer.app.privacy import without_paths
-from summarizer.app.summaries import FilteredSummary, summary_document
+from summarizer.summary.filtered import FilteredSummary, summary_document
 
 
 def zip_bytes(files: Iterable[tuple[str, bytes]]) -> bytes:

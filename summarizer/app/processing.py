@@ -34,19 +34,15 @@ def sample_settings(fps: float | None = None) -> Any:
 
 
 def find_scenes(ev: Any, seams: Any = None, progress: Progress | None = None) -> Any:
-    """Segments of an embedded video, seams refined to the exact frame for video files:
-    what the CLI's ``seams`` and the library's ``summarize`` compute."""
-    from summarizer.scenes.refine import refine_segmentation
-    from summarizer.scenes.segments import segment_video
+    """Segments of an embedded video (`flow.find_scenes`: seams refined to the exact frame
+    for video files), what the CLI's ``seams`` and the library's ``summarize`` compute.
+    `seams` None: the default `SeamSettings`."""
+    from summarizer import flow
+    from summarizer.config import section_class
 
     if progress is not None:
-        progress("scenes", 0, 1)
-    seg = segment_video(ev, seams)
-    if ev.ref.kind == "video" and Path(ev.ref.path).is_file():
-        seg = refine_segmentation(ev.ref.path, ev, seg)
-    if progress is not None:
-        progress("scenes", 1, 1)
-    return seg
+        progress("scenes", 0, 0)
+    return flow.find_scenes(ev, seams or section_class("seams")(), progress=progress)
 
 
 def process_video(
@@ -77,9 +73,7 @@ def process_video(
         ref = dataclasses.replace(ref, name=name)
     report("read", 1, 1)
     report("embed", 0, 0)
-    embedded = flow.embed_video(
-        ref, sample, embed, store, progress=lambda d, t: report("embed", d, t)
-    )
+    embedded = flow.embed_video(ref, sample, embed, store, progress=progress)
     store.register_video(ref)
     seg = find_scenes(embedded, None, progress)
     return embedded, seg

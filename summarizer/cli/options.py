@@ -195,7 +195,8 @@ def embedded_inputs(
     Every input is validated and hashed before anything is computed, so one bad file fails
     the run up front; each is then embedded (or read from the store) with a progress bar.
     """
-    from summarizer.flow import TqdmProgress, embed_video, open_video
+    from summarizer.cli.progress import TqdmProgress
+    from summarizer.flow import embed_video, open_video
     from summarizer.store import Store
 
     sample = sample or sample_settings(args, config)
@@ -205,5 +206,5 @@ def embedded_inputs(
     for ref, name in zip(refs, out_names(args.inputs), strict=True):
         t0 = time.perf_counter()
         with TqdmProgress(ref.name, disable=True if args.quiet else None) as bar:
-            ev = embed_video(ref, sample, embed, store, progress=bar)
+            ev = embed_video(ref, sample, embed, store, progress=lambda _s, d, t: bar(d, t))
         yield EmbeddedInput(ref, ev, name, time.perf_counter() - t0)

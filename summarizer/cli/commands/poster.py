@@ -76,8 +76,8 @@ def poster_settings(args: argparse.Namespace, config: dict):
 
 
 def run(args: argparse.Namespace) -> int:
+    from summarizer.cli.progress import TqdmProgress
     from summarizer.errors import SettingsError
-    from summarizer.flow import TqdmProgress
     from summarizer.poster.render import PosterFrames, render_poster
 
     t0 = time.perf_counter()

@@ -158,9 +158,10 @@ def settings_from(args: argparse.Namespace, config: dict[str, Any]):
 
 
 def run(args: argparse.Namespace) -> int:
+    from summarizer.cli.progress import TqdmProgress
     from summarizer.decode import video
     from summarizer.errors import InputError
-    from summarizer.flow import TqdmProgress, expected_frames
+    from summarizer.flow import expected_frames
     from summarizer.outputs import files as export
     from summarizer.summary.gates import make_gate
     from summarizer.summary.sampling import sample_with_warnings

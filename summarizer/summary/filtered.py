@@ -1,4 +1,5 @@
-"""The Summary page's computation (dedup -> gate -> KMeans keyframes) and its summary.json."""
+"""The summary stage: dedup -> gate -> KMeans keyframes over one embedded video, and its
+summary.json document (the same for the library, the CLI and the app)."""
 
 from __future__ import annotations
 
