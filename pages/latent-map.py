@@ -167,7 +167,9 @@ def explore_map(points, map_id, videos, box) -> None:
         )
         search = st.session_state.get("map_search")
         found = found_rows(search, points, map_id, videos)
-        pic_rows, pic_size = explore.thumbnail_rows(points, view, cells) if pictures else ([], 0.0)
+        pic_rows, pic_at, pic_size = (
+            explore.thumbnail_rows(points, view, cells) if pictures else ([], None, 0.0)
+        )
         pv = names.index(path_choice) if path_choice in names else None
         path_rows = np.flatnonzero(points.video == pv) if pv is not None else None
         look = (color, k, density, pictures, cells, view, search, pv, tuple(box))
@@ -185,6 +187,7 @@ def explore_map(points, map_id, videos, box) -> None:
                     )
                     for r in pic_rows
                 },
+                "thumb_at": pic_at,
                 "thumb_size": pic_size,
                 "highlight": found,
                 "view": view,

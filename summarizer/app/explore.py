@@ -3,7 +3,7 @@ search; plain Python and Plotly (no Streamlit), so tests can build and read it d
 
 The map is a Plotly ``scattergl`` trace (WebGL: 100,000 frames pan and zoom smoothly), with
 box and lasso selection, which `st.plotly_chart(on_select=...)` hands back to the page.
-Arrays travel as base64 typed arrays (Plotly >= 6), about 20 bytes per frame, far below
+Arrays travel as base64 typed arrays (Plotly >= 6), about 30 bytes per frame, far below
 Streamlit's websocket message limit. Thumbnails are layout images placed at their frames'
 coordinates, one per cell of a grid over the current view, so they never overlap; they grow
 with the zoom, and zooming the view in (to a selection) picks finer ones.
@@ -129,28 +129,29 @@ def view_rows(points: MapPoints, view: Sequence[float] | None) -> np.ndarray:
 
 def thumbnail_rows(
     points: MapPoints, view: Sequence[float] | None, cells: int
-) -> tuple[np.ndarray, float]:
-    """Frames to draw as pictures: in each cell of a `cells` x `cells` grid over the view,
-    the frame nearest the cell's centre. Returns (rows, cell size in map units)."""
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Frames to draw as pictures: in each cell of a `cells` x `cells` grid over the view
+    that holds frames, the frame nearest the cell's centre, drawn at that centre (a mosaic,
+    as on the poster: pictures never overlap). Returns (rows, centres (n, 2), cell size)."""
     rows = view_rows(points, view)
     if not len(rows) or cells < 1:
-        return np.zeros(0, dtype=np.int64), 0.0
-    x, y = points.x[rows], points.y[rows]
+        return np.zeros(0, dtype=np.int64), np.zeros((0, 2)), 0.0
+    x, y = points.x[rows].astype(np.float64), points.y[rows].astype(np.float64)
     if view is None:
         x0, x1, y0, y1 = float(x.min()), float(x.max()), float(y.min()), float(y.max())
     else:
         x0, x1, y0, y1 = (float(v) for v in view)
     size = max(x1 - x0, y1 - y0, 1e-6) / cells
-    cx = np.floor((x - x0) / size).astype(np.int64)
-    cy = np.floor((y - y0) / size).astype(np.int64)
-    dist = (x - (x0 + (cx + 0.5) * size)) ** 2 + (y - (y0 + (cy + 0.5) * size)) ** 2
-    cell = cy * (cells + 1) + cx
+    cx = np.clip(np.floor((x - x0) / size), 0, cells - 1).astype(np.int64)
+    cy = np.clip(np.floor((y - y0) / size), 0, cells - 1).astype(np.int64)
+    mx, my = x0 + (cx + 0.5) * size, y0 + (cy + 0.5) * size
+    dist = (x - mx) ** 2 + (y - my) ** 2
+    cell = cy * cells + cx
     order = np.lexsort((dist, cell))
     first = order[np.r_[True, cell[order][1:] != cell[order][:-1]]]
-    picked = rows[first]
-    if len(picked) > MAX_THUMBS:
-        picked = picked[np.linspace(0, len(picked) - 1, MAX_THUMBS).round().astype(np.int64)]
-    return picked, size
+    if len(first) > MAX_THUMBS:
+        first = first[np.linspace(0, len(first) - 1, MAX_THUMBS).round().astype(np.int64)]
+    return rows[first], np.stack([mx[first], my[first]], axis=1), size
 
 
 def figure(
@@ -160,6 +161,7 @@ def figure(
     legend: Mapping[int, str] | None = None,
     density: bool = False,
     thumbnails: Mapping[int, np.ndarray] | None = None,
+    thumb_at: np.ndarray | None = None,
     thumb_size: float = 0.0,
     highlight: np.ndarray | None = None,
     view: Sequence[float] | None = None,
@@ -168,7 +170,8 @@ def figure(
     height: int = 640,
 ) -> Any:
     """The map as a Plotly figure: frames (scattergl, coloured by `codes`), optional density
-    shading, pictures (`thumbnails`: row -> image, drawn `thumb_size` wide), highlighted rows
+    shading, pictures (`thumbnails`: row -> image, drawn `thumb_size` wide at `thumb_at`,
+    one (x, y) per picture, else at their frames), highlighted rows
     (search results), one video's path, a dashed `box` (x0, x1, y0, y1: the poster window)
     and the `view` range. The frames' trace is named
     "frames" (selections on it are read by `selected_rows`)."""
@@ -205,7 +208,7 @@ def figure(
                 "cmax": n_codes,
                 "opacity": 0.85,
             },
-            customdata=np.stack([points.video + 1, points.time_s], axis=1),
+            customdata=np.stack([points.video + 1, points.time_s], axis=1).astype(np.float32),
             hovertemplate="video %{customdata[0]} · %{customdata[1]:.1f} s<extra></extra>",
             showlegend=False,
         )
@@ -227,11 +230,12 @@ def figure(
             )
         )  # fmt: skip
     images = []
-    for row, img in (thumbnails or {}).items():
+    for i, (row, img) in enumerate((thumbnails or {}).items()):
+        at = thumb_at[i] if thumb_at is not None else (points.x[row], points.y[row])
         images.append(
             {
                 "source": image_data_url(img, width=96, quality=70),
-                "xref": "x", "yref": "y", "x": float(points.x[row]), "y": float(points.y[row]),
+                "xref": "x", "yref": "y", "x": float(at[0]), "y": float(at[1]),
                 "sizex": thumb_size * 0.92, "sizey": thumb_size * 0.92,
                 "xanchor": "center", "yanchor": "middle", "sizing": "contain", "layer": "above",
             }
