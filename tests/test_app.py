@@ -499,3 +499,111 @@ def test_latent_map_poster_bytes(env):
         [ev], lmap, PosterSettings(cols=3, rows=2, size_px=(300, 200)), "pdf"
     )
     assert pdf[:5] == b"%PDF-"
+
+
+# --------------------------------------------------------------------------- explore, privacy
+
+
+def _trained_map(env) -> AppTest:
+    at = _app({"emb": "pixels"}, page="pages/latent-map.py")
+    train = [b for b in at.button if b.label == "Train the map"]
+    if train:
+        train[0].click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_map_controls_colour_density_pictures_and_url(env):
+    at = _trained_map(env)
+    assert len(at.get("plotly_chart")) == 1
+    for colour in ("segment", "cluster", "video"):
+        at.selectbox(key="map_color").set_value(colour).run()
+        assert not at.exception, at.exception
+        assert urlparams.qp_get(at.query_params, "color") == colour
+    at.selectbox(key="map_color").set_value("cluster").run()
+    at.number_input(key="map_k").set_value(4).run()
+    assert not at.exception, at.exception
+    assert urlparams.qp_get(at.query_params, "k") == "4"
+    at.toggle(key="map_dens").set_value(False).run()
+    at.toggle(key="map_pics").set_value(False).run()
+    assert not at.exception
+    assert urlparams.qp_get(at.query_params, "dens") == "0"
+    assert urlparams.qp_get(at.query_params, "pics") == "0"
+    zoom = next(b for b in at.button if b.label == "Zoom to the selection")
+    assert zoom.disabled  # nothing selected yet
+    assert any("Select frames on the map" in c.value for c in at.caption)
+
+
+def test_map_search_by_example_frame_links_to_seams_at_that_time(env):
+    at = _trained_map(env)
+    at.session_state["map_search"] = ("frame", 5)
+    at.run()
+    assert not at.exception, at.exception
+    assert any("Most like this frame" in m.value for m in at.markdown)
+    links = [e for e in at.get("page_link") if "Open in Seams" in str(e.proto.label)]
+    assert links, "each found frame links to the Seams page"
+    assert all("t=" in e.proto.query_string and "video=" in e.proto.query_string for e in links)
+    similar = [b for b in at.button if b.label == "Similar frames"]
+    assert len(similar) == len(links) >= 2
+    similar[1].click().run()
+    assert not at.exception
+    assert at.session_state["map_search"][0] == "frame"
+    next(b for b in at.button if b.label == "Clear search").click().run()
+    assert "map_search" not in at.session_state
+
+
+def test_seams_opens_at_the_time_of_a_link(env):
+    at = _app({"emb": "pixels", "video": _sha(env), "t": "12.3"}, page="pages/seams.py")
+    assert not at.exception, at.exception
+    assert any(c.value.startswith("Opened at 0:12") for c in at.caption), [
+        c.value for c in at.caption
+    ]
+    assert urlparams.qp_get(at.query_params, "t") == "12.3"
+
+
+def test_markdown_in_a_file_name_is_shown_as_written(empty_store, tmp_path):
+    from summarizer.synth import Shot, make_video
+
+    name = "**bold** [link](http://x) $x^2$ :material/warning:.mp4"
+    path = tmp_path / "v.mp4"
+    make_video(path, [Shot("static", 2.0, seed=1)], size=(96, 64))
+    at = _app({"emb": "pixels"})
+    at.file_uploader[0].set_value((name, path.read_bytes(), "video/mp4"))
+    at.run()
+    next(b for b in at.button if b.label.startswith("Process")).click().run()
+    assert not at.exception and not at.error
+    [ok] = [s.value for s in at.success]
+    assert labels.plain(name) in ok and "**bold**" not in ok
+    sha = Store(empty_store).videos()[0]["sha256"]
+    seams = _app({"emb": "pixels", "video": sha}, page="pages/seams.py")
+    assert seams.title[0].value == f"Seams · {labels.plain(name)}"
+
+
+def test_visitors_see_no_paths_and_downloads_hold_none(env, monkeypatch):
+    monkeypatch.delenv("ATLAS_SHOW_PATHS", raising=False)
+    at = _app({"emb": "pixels"})
+    assert not [c for c in at.sidebar.caption if "Store:" in c.value]
+    store = Store(env)
+    ev = caches.load_embedded_cached(store, _sha(env), processing.sample_settings(), _pixels())
+    seg = processing.find_scenes(ev)
+    for what in ("json", "keyframes"):
+        data = downloads.segment_downloads(ev, seg, processing.sample_settings(), _pixels(), what)
+        if what == "keyframes":
+            data = zipfile.ZipFile(io.BytesIO(data)).read("segments.json")
+        assert str(env).encode() not in data and b'"path"' not in data
+    monkeypatch.setenv("ATLAS_SHOW_PATHS", "1")
+    at = _app({"emb": "pixels"})
+    assert [c for c in at.sidebar.caption if "Store:" in c.value]
+
+
+def test_a_failed_upload_leaves_no_library_entry(empty_store, tmp_path):
+    at = _app({"emb": "pixels"})
+    # a real video header with no frames: probed, then refused
+    at.file_uploader[0].set_value(
+        ("cut.mp4", b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64, "video/mp4")
+    )
+    at.run()
+    next(b for b in at.button if b.label.startswith("Process")).click().run()
+    assert not at.exception and len(at.error) == 1
+    assert Store(empty_store).videos() == []
+    assert any("No videos yet" in i.value for i in at.info)
