@@ -318,11 +318,12 @@ if not videos:
     st.stop()
 
 POSTER_PARAMS = ("cx", "cy", "pw", "cols", "rows", "wcm", "hcm", "dpi")
+EXPLORE_PARAMS = ("color", "k", "dens", "pics", "view")  # kept until the map is drawn
 WINDOW_MAX = 10.0  # the widest poster window (a wide print of the whole map needs > 2)
 urlstate.sync_query(
     {
         # kept until the poster runs
-        **{k: urlparams.qp_get(st.query_params, k) for k in POSTER_PARAMS},
+        **{k: urlparams.qp_get(st.query_params, k) for k in POSTER_PARAMS + EXPLORE_PARAMS},
         "emb": embed.embedder,
         "videos": ",".join(chosen),
         "epochs": settings.epochs,

@@ -105,7 +105,7 @@ def _colorscale(n: int) -> list[list[Any]]:
     return scale
 
 
-def density_grid(points: MapPoints, bins: int = 80) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def density_grid(points: MapPoints, bins: int = 48) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(x centres, y centres, log counts (bins, bins)) of a 2-D histogram of the frames."""
     lo = float(min(points.x.min(), points.y.min())) if len(points) else -1.0
     hi = float(max(points.x.max(), points.y.max())) if len(points) else 1.0
@@ -183,8 +183,8 @@ def figure(
         xs, ys, z = density_grid(points)
         fig.add_trace(
             go.Heatmap(
-                x=xs, y=ys, z=z, colorscale="Greys", showscale=False, opacity=0.45,
-                hoverinfo="skip", name="density", zsmooth="best",
+                x=xs, y=ys, z=z, showscale=False, hoverinfo="skip", name="density",
+                zsmooth="best", colorscale=[[0, "rgba(53,89,224,0.06)"], [1, "rgba(53,89,224,0.55)"]],
             )
         )  # fmt: skip
     if path is not None and len(path) > 1:
@@ -263,21 +263,28 @@ def figure(
     return fig
 
 
+def _get(obj: Any, key: str, default: Any = None) -> Any:
+    """`obj[key]` for dicts and Streamlit's dict-like states (attribute or item access)."""
+    if obj is None:
+        return default
+    try:
+        return obj[key]
+    except (KeyError, TypeError, IndexError):
+        return getattr(obj, key, default)
+
+
 def selected_rows(event: Any, fig: Any) -> np.ndarray:
     """Rows of `MapPoints` selected (box, lasso or click) in `st.plotly_chart`'s event."""
-    sel = (event or {}).get("selection") if isinstance(event, Mapping) else None
-    if sel is None:
-        sel = getattr(event, "selection", None)
-    if not sel:
-        return np.zeros(0, dtype=np.int64)
+    points = _get(_get(event, "selection"), "points") or []
     frames = next(i for i, t in enumerate(fig.data) if t.name == "frames")
-    points = sel.get("points", []) if isinstance(sel, Mapping) else []
-    rows = [
-        int(p.get("point_index", p.get("point_number", -1)))
-        for p in points
-        if int(p.get("curve_number", -1)) == frames
-    ]
-    return np.unique(np.asarray([r for r in rows if r >= 0], dtype=np.int64))
+    rows = []
+    for p in points:
+        if int(_get(p, "curve_number", -1)) != frames:
+            continue
+        r = _get(p, "point_index", _get(p, "point_number", -1))
+        if r is not None and int(r) >= 0:
+            rows.append(int(r))
+    return np.unique(np.asarray(rows, dtype=np.int64))
 
 
 def bounds(points: MapPoints, rows: np.ndarray, pad: float = 0.08) -> tuple[float, ...] | None:

@@ -4,7 +4,8 @@ Streamlit treats a ``pages/`` folder next to the main script as an old-style (v1
 multipage app until `st.navigation` has been called once in the server process. So the
 very first request to a fresh server runs a page script directly, without app.py; the page
 files are named like their URL paths so that this first run still finds the right page (no
-"Page not found" modal), and `ensure` then registers this navigation from inside the page.
+"Page not found" modal), and `ensure` then registers this navigation and reruns through
+app.py, so the page's widgets belong to the app's page from the first interaction on.
 """
 
 from __future__ import annotations
@@ -47,13 +48,14 @@ def run() -> None:
 
 
 def ensure() -> None:
-    """Called first by every page: when Streamlit ran the page file directly (the first
-    request to a fresh server, see the module docstring), register the navigation, so the
-    sidebar and page links are the app's from the first view and later runs go through
-    app.py. The page then runs on (a rerun would lose a button's click). Only once per
-    session: registering again inside a page run would drop that run's widget events
-    (Streamlit's AppTest runs every page directly, so this matters in tests)."""
+    """Called first by every page. When Streamlit ran the page file directly (the first
+    request to a fresh server, see the module docstring), register the navigation and rerun
+    through app.py: the sidebar and links are the app's, and the page's widgets (e.g. a
+    selection on the map) keep their state from the first interaction on. At most once per
+    session, and never on a run that app.py started, so no click is ever lost (Streamlit's
+    AppTest runs every later page directly: there the session is already registered)."""
     if st.session_state.pop(_MARK, False) or st.session_state.get(_REGISTERED):
         return
     st.session_state[_REGISTERED] = True
     st.navigation(pages())
+    st.rerun()
