@@ -66,6 +66,19 @@ def prepare(store_dir: Path, video: Path | None) -> str:
     return ev.ref.sha256
 
 
+def train_map(store_dir: Path, sha: str) -> None:
+    """The video's latent map, trained into the store before the server starts serving it."""
+    from summarizer.app.processing import sample_settings
+    from summarizer.atlas.latent import LatentSettings, map_videos
+    from summarizer.config import EmbedSettings
+    from summarizer.flow import load_embedded
+    from summarizer.store import Store
+
+    store = Store(store_dir)
+    ev = load_embedded(store, sha, sample_settings(), EmbedSettings(embedder="pixels"))
+    map_videos([ev], LatentSettings(), store)
+
+
 @contextlib.contextmanager
 def server(store_dir: Path, log: Path):
     with socket.socket() as s:
@@ -120,7 +133,9 @@ async def round_(url: str, ready: str, sessions: int, views: int, proc) -> dict:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         cpu0 = sum(p.cpu_times()[:2])
         t0 = time.perf_counter()
-        times = await asyncio.gather(*(session(browser, url, ready, views) for _ in range(sessions)))
+        times = await asyncio.gather(
+            *(session(browser, url, ready, views) for _ in range(sessions))
+        )
         wall = time.perf_counter() - t0
         cpu = sum(p.cpu_times()[:2]) - cpu0
         await browser.close()
@@ -154,16 +169,7 @@ def main() -> None:
             else:
                 link = f"{url}/latent-map?emb=pixels&videos={sha}"
                 ready = '[data-testid="stPlotlyChart"] canvas'
-                from summarizer.app.caches import map_embedded  # noqa: F401 (import check)
-                from summarizer.atlas.latent import LatentSettings, map_videos
-                from summarizer.flow import load_embedded
-                from summarizer.app.processing import sample_settings
-                from summarizer.config import EmbedSettings
-                from summarizer.store import Store
-
-                st = Store(store_dir)
-                ev = load_embedded(st, sha, sample_settings(), EmbedSettings(embedder="pixels"))
-                map_videos([ev], LatentSettings(), st)
+                train_map(store_dir, sha)
             warm = asyncio.run(round_(link, ready, 1, 1, proc))
             one = asyncio.run(round_(link, ready, 1, args.views, proc))
             many = asyncio.run(round_(link, ready, args.sessions, args.views, proc))

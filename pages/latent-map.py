@@ -356,17 +356,20 @@ with ui.friendly_errors():
             )
 
         with ui.heavy_job():
-            lmap = map_videos(videos, settings, store, progress=on_epoch)
+            trained = map_videos(videos, settings, store, progress=on_epoch)
         bar.empty()
-    else:
-        with st.spinner("Opening the map..."):
-            lmap = caches.cached_map(
-                str(store.root),
-                tuple(sorted({v.ref.sha256 for v in videos})),
-                sample,
-                embed,
-                settings,
-            )
+        # Show it from the store, like every later view (the same figure, so a selection
+        # made on it right away is kept), and say how long the training took.
+        st.session_state["map_trained"] = (trained.path and str(trained.path), trained.seconds)
+        st.rerun()
+    with st.spinner("Opening the map..."):
+        lmap = caches.cached_map(
+            str(store.root),
+            tuple(sorted({v.ref.sha256 for v in videos})),
+            sample,
+            embed,
+            settings,
+        )
 
     order = {h: i for i, h in enumerate(lmap.hashes)}
     videos = sorted(videos, key=lambda v: order[v.ref.sha256])
@@ -379,14 +382,18 @@ with ui.friendly_errors():
     info += f" · {lmap.method}"
     if lmap.method == "autoencoder":
         info += f", {labels.plural(lmap.epochs_run, 'epoch')}"
-    info += " · loaded from the store" if lmap.cache_hit else f" · trained in {lmap.seconds:.1f} s"
+    just = st.session_state.get("map_trained")
+    if just and just[0] == (lmap.path and str(lmap.path)):
+        info += f" · trained in {just[1]:.1f} s"
+    else:
+        info += " · loaded from the store" if lmap.cache_hit else f" · made in {lmap.seconds:.1f} s"
     info += ". Another seed or number of epochs in the sidebar trains another map."
     st.caption(info)
     if lmap.note:
         st.info(lmap.note)
 
     names = list(lmap.names)
-    map_id = (tuple(lmap.hashes), embed.model_id, settings)
+    map_id = (tuple(str(h) for h in lmap.hashes), str(embed.model_id), settings)
     points = caches.map_points(map_id, lmap, tuple(videos))
     explorer = st.container()  # filled below, once the poster window is known
 

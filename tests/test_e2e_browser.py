@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from summarizer.store import Store
+
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -156,9 +158,9 @@ def _videos(folder: Path) -> list[Path]:
 class Shots:
     """Saves screenshots to the tmp dir and, with $ATLAS_SCREENSHOTS, to that folder too."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, publish: bool = True) -> None:
         self.tmp = tmp
-        extra = os.environ.get("ATLAS_SCREENSHOTS")
+        extra = os.environ.get("ATLAS_SCREENSHOTS") if publish else None
         self.extra = (
             (ROOT / extra)
             if extra and not Path(extra).is_absolute()
@@ -195,7 +197,7 @@ def _metrics(page) -> dict[str, str]:
 
 
 def test_upload_seams_share_link_summary_and_map(server, browser, tmp_path):
-    shots = Shots(tmp_path)
+    shots = Shots(tmp_path, publish=False)  # the README's pictures are of real footage (below)
     videos = _videos(tmp_path)
     page = browser.new_page(viewport=VIEWPORT)
     page.set_default_timeout(120_000)
@@ -247,8 +249,8 @@ def test_upload_seams_share_link_summary_and_map(server, browser, tmp_path):
     # Latent map of the three videos: train, then the scatter and the poster preview.
     page.goto(f"{server}/latent-map?emb=pixels")
     page.get_by_role("button", name="Train the map").click()
-    page.get_by_text("Poster window").wait_for(timeout=300_000)
-    page.locator(".vega-embed").first.wait_for()
+    page.get_by_text("poster window").wait_for(timeout=300_000)
+    page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot').first.wait_for()
     _wait_idle(page, timeout=300_000)
     page.get_by_label("Draw the path of").click()
     page.get_by_role("option", name="city ride.mp4").click()
@@ -283,7 +285,6 @@ def test_fresh_server_share_link_map_selection_and_seams_at_that_time(browser, t
     link opens its video's Seams page at that time."""
     from summarizer.app.processing import process_video, sample_settings
     from summarizer.config import EmbedSettings
-    from summarizer.store import Store
 
     shots = Shots(tmp_path)
     store_dir = tmp_path / "store"
@@ -337,4 +338,36 @@ def test_fresh_server_share_link_map_selection_and_seams_at_that_time(browser, t
         caption = page.get_by_text("Opened at").inner_text()
         m, s = caption.split("Opened at ")[1].split(",")[0].split(":")
         assert abs(int(m) * 60 + float(s) - t) <= 1.0, (caption, t)
+
+        # The other pages of the same real footage, for the README.
+        page.goto(f"{url}/summary?video={hashes[0]}&emb=pixels")
+        page.get_by_text("Frames clustered").wait_for()
+        _wait_idle(page)
+        assert int(_metrics(page)["Keyframes"]) >= 2
+        shots(page, "summary")
+        page.goto(f"{url}/?emb=pixels")
+        page.get_by_text(f"{len(hashes)} videos in the library.").wait_for()
+        _wait_idle(page)
+        shots(page, "home")
         page.close()
+    if shots.extra is not None:  # the poster of the real collection, small
+        _poster_picture(store_dir, hashes, shots.extra / "poster.png")
+
+
+def _poster_picture(store_dir: Path, hashes: list[str], out: Path) -> None:
+    from summarizer.app.downloads import render_poster_bytes
+    from summarizer.app.processing import sample_settings
+    from summarizer.atlas.latent import LatentSettings, map_videos
+    from summarizer.config import EmbedSettings
+    from summarizer.flow import load_embedded
+    from summarizer.poster.render import PosterSettings
+
+    store = Store(store_dir)
+    evs = [
+        load_embedded(store, h, sample_settings(), EmbedSettings(embedder="pixels")) for h in hashes
+    ]
+    lmap = map_videos(evs, LatentSettings(), store)
+    order = {h: i for i, h in enumerate(lmap.hashes)}
+    evs.sort(key=lambda e: order[e.ref.sha256])
+    png, _ = render_poster_bytes(evs, lmap, PosterSettings(cols=12, rows=16, size_px=(1200, 1600)))
+    out.write_bytes(png)
