@@ -298,12 +298,13 @@ def test_fresh_server_share_link_map_selection_and_seams_at_that_time(browser, t
     with _streamlit(store_dir, tmp_path / "streamlit.log") as url:
         page = browser.new_page(viewport=VIEWPORT)
         page.set_default_timeout(120_000)
-        page.goto(f"{url}/seams?video={hashes[0]}&emb=pixels&mode=dynamic&k=3")
+        page.goto(f"{url}/seams?video={hashes[0]}&emb=pixels&mode=dynamic&k=3&t=33")
         page.locator('[data-testid="stMetricValue"]').first.wait_for()
         _wait_idle(page)
         assert page.get_by_text("Page not found").count() == 0
         assert int(_metrics(page)["Segments"]) >= 1
-        shots(page, "seams")
+        page.locator('[data-testid="stImage"]').nth(4).wait_for()
+        shots(page, "seams", height=1700)
 
         # The map: train it, then lasso a region around the middle of the frames.
         page.goto(f"{url}/latent-map?emb=pixels&pics=1&dens=1")
@@ -315,7 +316,7 @@ def test_fresh_server_share_link_map_selection_and_seams_at_that_time(browser, t
         shots(page, "latent_map", height=1500)
         box = page.locator('[data-testid="stPlotlyChart"] .nsewdrag').first.bounding_box()
         cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-        r = min(box["width"], box["height"]) * 0.45
+        r = min(box["width"], box["height"]) * 0.2
         page.mouse.move(cx - r, cy - r)
         page.mouse.down()
         for fx, fy in ((1, -1), (1, 1), (-1, 1), (-1, -0.9)):
@@ -325,9 +326,10 @@ def test_fresh_server_share_link_map_selection_and_seams_at_that_time(browser, t
         _wait_idle(page)
         n = int(page.get_by_text("Selected:").inner_text().split()[1].replace(",", ""))
         assert n >= 1
-        grid = page.get_by_role("link", name="Open in Seams")
-        assert grid.count() == min(n, 24)
         shots(page, "latent_map_selection", height=2000)
+        grid = page.get_by_role("link", name="Open in Seams")
+        grid.first.wait_for()
+        assert grid.count() == min(n, 24)
 
         href = grid.first.get_attribute("href")
         t = float(href.split("t=")[1].split("&")[0])
@@ -344,11 +346,11 @@ def test_fresh_server_share_link_map_selection_and_seams_at_that_time(browser, t
         page.get_by_text("Frames clustered").wait_for()
         _wait_idle(page)
         assert int(_metrics(page)["Keyframes"]) >= 2
-        shots(page, "summary")
+        shots(page, "summary", height=1500)
         page.goto(f"{url}/?emb=pixels")
         page.get_by_text(f"{len(hashes)} videos in the library.").wait_for()
         _wait_idle(page)
-        shots(page, "home")
+        shots(page, "home", height=1000)
         page.close()
     if shots.extra is not None:  # the poster of the real collection, small
         _poster_picture(store_dir, hashes, shots.extra / "poster.png")

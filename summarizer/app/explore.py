@@ -167,7 +167,7 @@ def figure(
     view: Sequence[float] | None = None,
     path: np.ndarray | None = None,
     box: Sequence[float] | None = None,
-    height: int = 640,
+    height: int = 720,
 ) -> Any:
     """The map as a Plotly figure: frames (scattergl, coloured by `codes`), optional density
     shading, pictures (`thumbnails`: row -> image, drawn `thumb_size` wide at `thumb_at`,
