@@ -66,8 +66,26 @@ def prepare(store_dir: Path, video: Path | None) -> str:
     return ev.ref.sha256
 
 
-def train_map(store_dir: Path, sha: str) -> None:
-    """The video's latent map, trained into the store before the server starts serving it."""
+def long_videos(folder: Path, frames: int, videos: int = 4) -> list[Path]:
+    """`videos` tiny test-pattern videos at 2 fps (the app's sampling rate) holding `frames`
+    frames together, made by ffmpeg (a collection of many hours, in seconds)."""
+    out = []
+    seconds = frames / 2 / videos
+    for v in range(videos):
+        path = folder / f"long{v}.mp4"
+        src = ("testsrc2", "testsrc")[v % 2]
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+             f"{src}=size=96x54:rate=2,hue=h={v * 70}", "-t", f"{seconds:.1f}",
+             "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path)],
+            check=True,
+        )  # fmt: skip
+        out.append(path)
+    return out
+
+
+def train_map(store_dir: Path, hashes: list[str]) -> int:
+    """The videos' latent map, trained into the store before the server serves it; frames."""
     from summarizer.app.processing import sample_settings
     from summarizer.atlas.latent import LatentSettings, map_videos
     from summarizer.config import EmbedSettings
@@ -75,8 +93,9 @@ def train_map(store_dir: Path, sha: str) -> None:
     from summarizer.store import Store
 
     store = Store(store_dir)
-    ev = load_embedded(store, sha, sample_settings(), EmbedSettings(embedder="pixels"))
-    map_videos([ev], LatentSettings(), store)
+    pixels = EmbedSettings(embedder="pixels")
+    evs = [load_embedded(store, h, sample_settings(), pixels) for h in hashes]
+    return len(map_videos(evs, LatentSettings(), store).coords)
 
 
 @contextlib.contextmanager
@@ -157,19 +176,24 @@ def main() -> None:
     ap.add_argument("--views", type=int, default=10, help="views per session")
     ap.add_argument("--video", type=Path, default=FOOTAGE)
     ap.add_argument("--page", choices=("seams", "map"), default="seams")
+    ap.add_argument("--frames", type=int, default=100_000, help="frames on the map (--page map)")
     args = ap.parse_args()
 
+    frames = None
     with tempfile.TemporaryDirectory(prefix="bench-app-") as tmp:
         store_dir = Path(tmp) / "store"
-        sha = prepare(store_dir, args.video)
+        if args.page == "seams":
+            sha = prepare(store_dir, args.video)
+        else:
+            hashes = [prepare(store_dir, p) for p in long_videos(Path(tmp), args.frames)]
+            frames = train_map(store_dir, hashes)
         with server(store_dir, Path(tmp) / "streamlit.log") as (url, proc):
             if args.page == "seams":
                 link = f"{url}/seams?video={sha}&emb=pixels"
                 ready = '[data-testid="stMetricValue"]'
             else:
-                link = f"{url}/latent-map?emb=pixels&videos={sha}"
-                ready = '[data-testid="stPlotlyChart"] canvas'
-                train_map(store_dir, sha)
+                link = f"{url}/latent-map?emb=pixels&videos={','.join(hashes)}"
+                ready = '[data-testid="stPlotlyChart"] canvas.gl-canvas-context'
             warm = asyncio.run(round_(link, ready, 1, 1, proc))
             one = asyncio.run(round_(link, ready, 1, args.views, proc))
             many = asyncio.run(round_(link, ready, args.sessions, args.views, proc))
@@ -183,7 +207,8 @@ def main() -> None:
             {
                 "benchmark": "app",
                 "page": args.page,
-                "video": args.video.name if args.video else "sample",
+                "video": args.video.name if args.page == "seams" else "ffmpeg test patterns",
+                "frames_on_map": frames,
                 "first_view_s": warm["p50_s"],
                 "one_session": one,
                 "concurrent": many,

@@ -258,8 +258,11 @@ def figure(
         uirevision=str(view),  # keep the user's zoom across reruns, until the view changes
     )
     axis = {"showgrid": False, "zeroline": False, "showticklabels": False}
-    fig.update_xaxes(**axis, range=list(view[:2]) if view else None)
-    fig.update_yaxes(**axis, range=list(view[2:]) if view else None, scaleanchor="x", scaleratio=1)
+    shown = view or bounds(points, np.arange(len(points)), pad=0.04)  # the frames fill it
+    fig.update_xaxes(**axis, range=list(shown[:2]) if shown else None)
+    fig.update_yaxes(
+        **axis, range=list(shown[2:]) if shown else None, scaleanchor="x", scaleratio=1
+    )
     return fig
 
 
