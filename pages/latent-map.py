@@ -30,6 +30,7 @@ from summarizer.app import (
 )
 from summarizer.atlas.latent import LatentSettings, map_videos
 from summarizer.atlas.trajectories import most_dissimilar, similar_clips
+from summarizer.errors import AtlasError
 from summarizer.outputs.files import time_label
 from summarizer.poster.render import PosterSettings
 
@@ -483,8 +484,22 @@ with ui.friendly_errors():
                 "dpi": dpi,
             }
         )
-        full_w, full_h = poster.canvas_size()
-        st.caption(f"Print: {w_cm:g} x {h_cm:g} cm at {dpi} dpi = {full_w:,} x {full_h:,} px")
+        too_big = None
+        try:
+            full_w, full_h = poster.canvas_size()
+        except AtlasError as exc:
+            too_big = ui.message(str(exc))
+        else:
+            st.caption(f"Print: {w_cm:g} x {h_cm:g} cm at {dpi} dpi = {full_w:,} x {full_h:,} px")
+            if full_w * full_h > posters.APP_MAX_PIXELS:
+                too_big = (
+                    f"A {full_w:,} x {full_h:,} px poster needs about "
+                    f"{labels.fmt_bytes(posters.render_bytes(full_w, full_h))} of memory; this "
+                    f"server renders up to {posters.APP_MAX_PIXELS / 1e6:,.0f} megapixels. Lower "
+                    "the DPI or the print size, or render it with `keyframe-atlas poster`."
+                )
+        if too_big:
+            st.warning(too_big, icon=":material/warning:")
     with explorer:
         x0, y0, x1, y1 = poster.bounds
         explore_map(points, map_id, videos, (x0, x1, y0, y1))
@@ -512,6 +527,7 @@ with ui.friendly_errors():
             "image/png",
             on_click="ignore",
             icon=":material/image:",
+            disabled=bool(too_big),
         )
         b2.download_button(
             "Poster PDF",
@@ -520,6 +536,7 @@ with ui.friendly_errors():
             "application/pdf",
             on_click="ignore",
             icon=":material/picture_as_pdf:",
+            disabled=bool(too_big),
         )
 
     def heavy_poster(settings: PosterSettings, fmt: str) -> bytes:

@@ -158,13 +158,8 @@ with ui.friendly_errors():
 
     chart_col, frame_col = st.columns([4, 1], gap="medium")
     with chart_col:
-        event = st.altair_chart(
-            charts.seams_chart(
-                seg,
-                caches.cached_frame_images(
-                    row["sha256"], ev.model_id, len(ev.times_s), ev.thumbnails
-                ),
-            ),
+        event = st.vega_lite_chart(
+            caches.seams_spec(row["sha256"], ev.model_id, settings, seg, ev),
             width="stretch",
             on_select="rerun",
             selection_mode="frame",

@@ -613,3 +613,19 @@ def test_a_failed_upload_leaves_no_library_entry(empty_store, tmp_path):
     assert not at.exception and len(at.error) == 1
     assert Store(empty_store).videos() == []
     assert any("No videos yet" in i.value for i in at.info)
+
+
+def test_poster_too_big_for_the_server_is_refused_before_rendering(env):
+    at = _trained_map(env)
+    at.number_input(key="poster_wcm").set_value(200.0).run()
+    at.number_input(key="poster_hcm").set_value(200.0).run()
+    at.number_input(key="poster_dpi").set_value(300).run()
+    assert not at.exception, at.exception
+    assert any("megapixels" in w.value for w in at.warning), [w.value for w in at.warning]
+    assert all(b.proto.disabled for b in at.get("download_button"))
+    at.number_input(key="poster_wcm").set_value(500.0).run()
+    at.number_input(key="poster_hcm").set_value(500.0).run()
+    at.number_input(key="poster_dpi").set_value(600).run()
+    assert not at.exception and not at.error
+    assert any("too big" in w.value for w in at.warning)
+    assert all(b.proto.disabled for b in at.get("download_button"))

@@ -218,3 +218,14 @@ def poster_preview(map_id: tuple, settings: Any, _lmap: Any, _videos: tuple) -> 
     from summarizer.app.downloads import render_poster_bytes
 
     return render_poster_bytes(list(_videos), _lmap, settings, "png")
+
+
+@_cache_data(max_entries=64)
+def seams_spec(sha256: str, model_id: str, settings: Any, _seg: Any, _ev: Any) -> dict:
+    """The seams timeline's Vega-Lite spec (`charts.seams_chart`) for one video and seam
+    settings, made once per server: building it (Altair validates the whole spec) took most
+    of a page view's server time; a view now only sends it."""
+    from summarizer.app.charts import seams_chart
+
+    images = cached_frame_images(sha256, model_id, len(_ev.times_s), _ev.thumbnails)
+    return seams_chart(_seg, images).to_dict()
