@@ -81,9 +81,10 @@ def load_embedded_cached(store: Any, sha256: str, sample: Any, embed: Any) -> An
     return ev
 
 
-def frames_at(ev: Any, positions: Sequence[int], short_side: int | None = 288) -> list[np.ndarray]:
-    """Frames `positions` (indices into the embedding arrays) decoded again from the kept
-    source at `short_side` (None: full size); the stored thumbnails when the source is gone."""
+def frames_at(ev: Any, positions: Sequence[int], short_side: int | None = 288) -> list[bytes]:
+    """Frames `positions` (indices into the embedding arrays) as JPEG bytes, decoded again
+    from the kept source at `short_side` (None: full size), or the stored thumbnails when the
+    source is gone. Encoded once per server: `st.image` of bytes costs a hash, not an encode."""
     positions = [int(p) for p in positions]
     if not positions:
         return []
@@ -93,8 +94,10 @@ def frames_at(ev: Any, positions: Sequence[int], short_side: int | None = 288) -
 @_cache_resource(max_entries=128)
 def _frames_at(
     sha256: str, path: str, positions: tuple[int, ...], short_side: int | None, _ev: Any
-) -> np.ndarray:
-    return decode_frames(_ev, positions, short_side)
+) -> tuple[bytes, ...]:
+    from summarizer.outputs.files import jpeg_bytes
+
+    return tuple(jpeg_bytes(im, 88) for im in decode_frames(_ev, positions, short_side))
 
 
 @_cache_resource(max_entries=64)
