@@ -538,6 +538,9 @@ def test_map_controls_colour_density_pictures_and_url(env):
     zoom = next(b for b in at.button if b.label == "Zoom to the selection")
     assert zoom.disabled  # nothing selected yet
     assert any("Select frames on the map" in c.value for c in at.caption)
+    # a map of pixels embeddings has no text search (CLIP's space is needed), and says so
+    assert at.text_input[0].disabled
+    assert any("Text search needs a map of CLIP embeddings" in c.value for c in at.caption)
 
 
 def test_map_search_by_example_frame_links_to_seams_at_that_time(env):

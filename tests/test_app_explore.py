@@ -195,3 +195,20 @@ def test_visitors_see_no_server_paths(monkeypatch):
     assert json.dumps(privacy.without_paths(doc)).find("/data") == -1
     monkeypatch.setenv("ATLAS_SHOW_PATHS", "1")
     assert privacy.redact(msg, ["/data/store"]) == msg
+
+
+def test_release_drops_streamlit_s_copy_of_an_upload(monkeypatch):
+    import streamlit.runtime.scriptrunner as sr
+
+    from summarizer.app import uploads
+
+    removed = []
+    mgr = SimpleNamespace(
+        remove_file=lambda session_id, file_id: removed.append((session_id, file_id))
+    )
+    ctx = SimpleNamespace(session_id="s1", uploaded_file_mgr=mgr)
+    monkeypatch.setattr(sr, "get_script_run_ctx", lambda *a, **k: ctx)
+    f = __import__("io").BytesIO(b"x" * 10)
+    f.file_id = "f1"
+    uploads.release(f)
+    assert removed == [("s1", "f1")] and f.closed

@@ -341,6 +341,14 @@ def test_fresh_server_share_link_map_selection_and_seams_at_that_time(browser, t
         m, s = caption.split("Opened at ")[1].split(",")[0].split(":")
         assert abs(int(m) * 60 + float(s) - t) <= 1.0, (caption, t)
 
+        # A link to a zoomed view of the map: finer pictures there, and a way back.
+        page.goto(f"{url}/latent-map?emb=pixels&pics=1&view=-0.3,0.3,-0.3,0.3")
+        page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot').first.wait_for()
+        _wait_idle(page)
+        assert "view=-0.3" in page.url
+        assert page.locator('[data-testid="stPlotlyChart"] image').count() > 0
+        assert page.get_by_role("button", name="Whole map").is_enabled()
+
         # The other pages of the same real footage, for the README.
         page.goto(f"{url}/summary?video={hashes[0]}&emb=pixels")
         page.get_by_text("Frames clustered").wait_for()
