@@ -632,3 +632,48 @@ def test_poster_too_big_for_the_server_is_refused_before_rendering(env):
     assert not at.exception and not at.error
     assert any("too big" in w.value for w in at.warning)
     assert all(b.proto.disabled for b in at.get("download_button"))
+
+
+def test_every_seams_control_reruns_and_lands_in_the_url(env):
+    at = _app({"emb": "pixels"}, page="pages/seams.py")
+    at.radio(key="seam_mode").set_value("robust").run()
+    at.slider(key="seam_window").set_value(12.0).run()
+    at.slider(key="seam_min").set_value(1.0).run()
+    at.slider(key="seam_max").set_value(8.0).run()
+    at.checkbox(key="seam_surveyor").set_value(False).run()
+    assert not at.exception and not at.error
+    qp = {k: urlparams.qp_get(at.query_params, k) for k in at.query_params}
+    assert (qp["mode"], qp["win"], qp["min"], qp["max"], qp["sv"]) == (
+        "robust",
+        "12",
+        "1",
+        "8",
+        "0",
+    )
+    durations = [
+        float(m.value.splitlines()[-1].split()[0]) for m in at.markdown if " s · " in m.value
+    ]
+    assert durations and max(durations) <= 8.5, durations  # the longest-segment limit holds
+
+
+def test_every_summary_control_reruns_and_lands_in_the_url(env):
+    from summarizer.config import default
+
+    at = _app({"emb": "pixels"}, page="pages/summary.py")
+    assert at.slider(key="sum_sim").value == default("summary", "max_similarity")
+    at.radio(key="sum_kmode").set_value("fixed").run()
+    at.slider(key="sum_k").set_value(3).run()
+    assert int(_metrics(at)["Keyframes"]) <= 3
+    at.radio(key="sum_kmode").set_value("budget").run()
+    at.slider(key="sum_pm").set_value(6.0).run()
+    at.slider(key="sum_sim").set_value(0.9).run()
+    at.checkbox(key="sum_info").set_value(False).run()
+    at.selectbox(key="sum_dedup").set_value("hash").run()
+    at.selectbox(key="sum_gate").set_value("blur").run()
+    assert at.slider(key="sum_blur").value == 100.0  # the laplacian default, from the config
+    at.slider(key="sum_blur").set_value(5.0).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    qp = {k: urlparams.qp_get(at.query_params, k) for k in at.query_params}
+    assert (qp["n"], qp["pm"], qp["sim"], qp["info"]) == ("budget", "6", "0.9", "0")
+    assert (qp["dedup"], qp["gate"], qp["blur"]) == ("hash", "blur", "5")
+    assert int(_metrics(at)["Keyframes"]) >= 1
