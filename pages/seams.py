@@ -215,7 +215,16 @@ with ui.friendly_errors():
     d1, d2, d3, d4, _ = st.columns([1, 1, 1, 1.2, 1])
 
     def deferred(what: str):
-        return lambda: downloads.segment_downloads(ev, seg, sample, embed, what)
+        """The download's bytes, made when it is clicked; clips (ffmpeg) and full-size
+        keyframes go through the server's job queue."""
+
+        def make() -> bytes:
+            if what in ("clips", "keyframes"):
+                with caches.job_queue().slot():
+                    return downloads.segment_downloads(ev, seg, sample, embed, what)
+            return downloads.segment_downloads(ev, seg, sample, embed, what)
+
+        return make
 
     d1.download_button(
         "Keyframes (ZIP)",
