@@ -9,6 +9,7 @@ Screenshots go to the test's tmp dir, and also to ``$ATLAS_SCREENSHOTS`` when it
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shutil
 import socket
@@ -361,7 +362,7 @@ def test_fresh_server_share_link_map_selection_and_seams_at_that_time(browser, t
         shots(page, "home", height=1000)
         page.close()
     if shots.extra is not None:  # the poster of the real collection, small
-        _poster_picture(store_dir, hashes, shots.extra / "poster.png")
+        _poster_picture(store_dir, hashes, shots.extra / "poster.jpg")
 
 
 def _poster_picture(store_dir: Path, hashes: list[str], out: Path) -> None:
@@ -380,4 +381,6 @@ def _poster_picture(store_dir: Path, hashes: list[str], out: Path) -> None:
     order = {h: i for i, h in enumerate(lmap.hashes)}
     evs.sort(key=lambda e: order[e.ref.sha256])
     png, _ = render_poster_bytes(evs, lmap, PosterSettings(cols=12, rows=16, size_px=(1200, 1600)))
-    out.write_bytes(png)
+    from PIL import Image
+
+    Image.open(io.BytesIO(png)).convert("RGB").save(out, quality=85)  # a JPEG for the README
