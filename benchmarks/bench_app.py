@@ -14,6 +14,7 @@ with `--frames` points: time until the map's canvas is drawn.
 The last line is one JSON object.
 
     python benchmarks/bench_app.py [--sessions 4] [--views 10] [--video PATH] [--page seams|map]
+    python benchmarks/bench_app.py --upload-mb 150     # server memory around one upload
 """
 
 from __future__ import annotations
@@ -170,6 +171,49 @@ async def round_(url: str, ready: str, sessions: int, views: int, proc) -> dict:
     }
 
 
+async def upload_memory(url: str, proc, size_mb: int, folder: Path) -> dict:
+    """Server memory (RSS, MB) around one upload of `size_mb` MB of random bytes named
+    ``.mp4`` through the Home page: before, while Streamlit holds it, after processing
+    (refused: not a video) and after the session closed."""
+    import psutil
+    from playwright.async_api import async_playwright
+
+    path = folder / "upload.mp4"
+    with open(path, "wb") as fh:
+        for _ in range(size_mb):
+            fh.write(os.urandom(1 << 20))
+    p = psutil.Process(proc.pid)
+
+    def rss() -> int:
+        return round(p.memory_info().rss / 2**20)
+
+    out = {}
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        page = await browser.new_page()
+        page.set_default_timeout(300_000)
+        await page.goto(f"{url}/?emb=pixels")
+        await page.get_by_text("No videos yet").wait_for()  # the page (and the CLIP check) ran
+        await page.wait_for_function(READY)
+        await page.wait_for_timeout(3000)
+        out["before_mb"] = rss()
+        await page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
+            str(path)
+        )
+        await page.get_by_role("button", name="Process 1 file").wait_for()
+        await page.wait_for_timeout(1000)
+        out["held_by_streamlit_mb"] = rss()
+        await page.get_by_role("button", name="Process 1 file").click()
+        await page.locator('[data-testid="stAlertContentError"]').first.wait_for()
+        await page.wait_for_timeout(2000)
+        out["after_processing_mb"] = rss()
+        await page.close()
+        await asyncio.sleep(10)
+        out["10_s_after_session_mb"] = rss()
+        await browser.close()
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sessions", type=int, default=4)
@@ -177,7 +221,18 @@ def main() -> None:
     ap.add_argument("--video", type=Path, default=FOOTAGE)
     ap.add_argument("--page", choices=("seams", "map"), default="seams")
     ap.add_argument("--frames", type=int, default=100_000, help="frames on the map (--page map)")
+    ap.add_argument(
+        "--upload-mb", type=int, default=0, help="instead: server memory around one upload"
+    )
     args = ap.parse_args()
+    if args.upload_mb:
+        with (
+            tempfile.TemporaryDirectory(prefix="bench-app-") as tmp,
+            server(Path(tmp) / "store", Path(tmp) / "streamlit.log") as (url, proc),
+        ):
+            mem = asyncio.run(upload_memory(url, proc, args.upload_mb, Path(tmp)))
+        print(json.dumps({"benchmark": "app_upload", "upload_mb": args.upload_mb, **mem}))
+        return
 
     frames = None
     with tempfile.TemporaryDirectory(prefix="bench-app-") as tmp:
