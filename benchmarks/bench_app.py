@@ -87,16 +87,16 @@ def long_videos(folder: Path, frames: int, videos: int = 4) -> list[Path]:
 
 def train_map(store_dir: Path, hashes: list[str]) -> int:
     """The videos' latent map, trained into the store before the server serves it; frames."""
+    from summarizer.app.catalog import map_runner
     from summarizer.app.processing import sample_settings
-    from summarizer.atlas.latent import LatentSettings, map_videos
-    from summarizer.config import EmbedSettings
+    from summarizer.config import EmbedSettings, section_class
     from summarizer.flow import load_embedded
     from summarizer.store import Store
 
     store = Store(store_dir)
     pixels = EmbedSettings(embedder="pixels")
     evs = [load_embedded(store, h, sample_settings(), pixels) for h in hashes]
-    return len(map_videos(evs, LatentSettings(), store).coords)
+    return len(map_runner()(evs, section_class("latent")(), store).coords)
 
 
 @contextlib.contextmanager

@@ -26,8 +26,8 @@ from summarizer.app import (
     urlparams,
     urlstate,
 )
-from summarizer.atlas.latent import LatentSettings, map_videos
 from summarizer.atlas.trajectories import most_dissimilar, similar_clips
+from summarizer.config import section_class
 from summarizer.errors import AtlasError
 from summarizer.outputs.files import time_label
 from summarizer.poster.render import PosterSettings
@@ -41,6 +41,7 @@ if not rows:
     st.title("Latent map")
     ui.empty_library()
 by_hash = {r["sha256"]: r for r in rows}
+LatentSettings = section_class("latent")  # the class, wherever the atlas package keeps it
 d = LatentSettings()
 
 with st.sidebar:
@@ -153,7 +154,7 @@ with ui.friendly_errors():
             )
 
         with ui.heavy_job():
-            trained = map_videos(videos, settings, store, progress=on_epoch)
+            trained = catalog.map_runner()(videos, settings, store, progress=on_epoch)
         bar.empty()
         # Show it from the store, like every later view (the same figure, so a selection
         # made on it right away is kept), and say how long the training took.

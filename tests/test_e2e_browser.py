@@ -366,10 +366,10 @@ def test_fresh_server_share_link_map_selection_and_seams_at_that_time(browser, t
 
 
 def _poster_picture(store_dir: Path, hashes: list[str], out: Path) -> None:
+    from summarizer.app.catalog import map_runner
     from summarizer.app.downloads import render_poster_bytes
     from summarizer.app.processing import sample_settings
-    from summarizer.atlas.latent import LatentSettings, map_videos
-    from summarizer.config import EmbedSettings
+    from summarizer.config import EmbedSettings, section_class
     from summarizer.flow import load_embedded
     from summarizer.poster.render import PosterSettings
 
@@ -377,7 +377,7 @@ def _poster_picture(store_dir: Path, hashes: list[str], out: Path) -> None:
     evs = [
         load_embedded(store, h, sample_settings(), EmbedSettings(embedder="pixels")) for h in hashes
     ]
-    lmap = map_videos(evs, LatentSettings(), store)
+    lmap = map_runner()(evs, section_class("latent")(), store)
     order = {h: i for i, h in enumerate(lmap.hashes)}
     evs.sort(key=lambda e: order[e.ref.sha256])
     png, _ = render_poster_bytes(evs, lmap, PosterSettings(cols=12, rows=16, size_px=(1200, 1600)))

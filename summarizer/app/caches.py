@@ -172,10 +172,10 @@ def map_embedded(
 @_cache_resource(max_entries=8)
 def cached_map(root: str, hashes: tuple[str, ...], sample: Any, embed: Any, settings: Any) -> Any:
     """A stored latent map (no training: call only when `catalog.map_is_stored`)."""
-    from summarizer.atlas.latent import map_videos
+    from summarizer.app.catalog import map_runner
 
     videos = [load_embedded_cached(_store_for(root), h, sample, embed) for h in hashes]
-    return map_videos([v for v in videos if v is not None], settings, _store_for(root))
+    return map_runner()([v for v in videos if v is not None], settings, _store_for(root))
 
 
 @_cache_resource(max_entries=8)

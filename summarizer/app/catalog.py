@@ -47,9 +47,32 @@ def computed_text(done: Mapping[str, list[str]]) -> str:
     )
 
 
+def map_runner() -> Any:
+    """The store-backed latent-map runner, ``run(videos, settings, store, progress=None)``:
+    `summarizer.flow.map_collection` (the flow API), or the atlas package's `map_videos` on
+    a tree where the flow does not have it yet. The app calls maps only through here."""
+    from summarizer import flow
+
+    if hasattr(flow, "map_collection"):
+        return flow.map_collection
+    from summarizer.atlas.latent import map_videos
+
+    return map_videos
+
+
+def _latent_key() -> Any:
+    from summarizer import flow
+
+    if hasattr(flow, "latent_key"):
+        return flow.latent_key
+    from summarizer.atlas.latent import latent_key
+
+    return latent_key
+
+
 def map_is_stored(store: Any, videos: Sequence[Any], settings: Any) -> bool:
     """Whether the map of these videos with these settings is in the store (no training)."""
-    from summarizer.atlas.latent import latent_key
+    latent_key = _latent_key()
 
     unique = {v.ref.sha256: v for v in reversed(list(videos))}  # the fit order: by hash
     fit_order = [unique[h] for h in sorted(unique)]
