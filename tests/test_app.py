@@ -95,7 +95,13 @@ def test_home_shows_pitch_upload_and_sample(empty_store):
     up = at.file_uploader[0]
     assert up.accept_multiple_files
     assert {".mp4", ".mov", ".mkv", ".webm"} <= set(up.allowed_type)
-    assert "Accepted types: mp4, mov" in up.help and "2,048 MB per file" in up.help
+    import re
+
+    config = (ROOT / ".streamlit" / "config.toml").read_text()
+    limit = int(re.search(r"(?m)^maxUploadSize\s*=\s*(\d+)", config).group(1))
+    assert limit <= 1024  # uploads are held in memory while they arrive
+    assert "Accepted types: mp4, mov" in up.help
+    assert f"{limit:,} MB per file" in up.help
     labels = [b.label for b in at.button]
     assert "Try the sample video" in labels and "Process" in labels
     assert any("No videos yet" in i.value for i in at.info)
@@ -208,7 +214,7 @@ def test_save_upload_refuses_bad_files(tmp_path):
 
 
 def test_seams_page_shows_timeline_segments_and_downloads(env):
-    at = _app({"emb": "pixels"}, page="pages/1_Seams.py")
+    at = _app({"emb": "pixels"}, page="pages/seams.py")
     assert not at.exception, at.exception
     m = _metrics(at)
     assert m["Duration"] == "0:21" and int(m["Segments"]) >= 2
@@ -227,7 +233,7 @@ def test_seams_page_shows_timeline_segments_and_downloads(env):
 def test_seam_settings_rerun_from_cached_embeddings(env):
     store = Store(env)
     sha = _sha(env)
-    at = _app({"emb": "pixels"}, page="pages/1_Seams.py")
+    at = _app({"emb": "pixels"}, page="pages/seams.py")
     computed = [r for r in store.runs(sha, "embed") if not r["cache_hit"]]
     default_seams = int(_metrics(at)["Seams detected"])
     assert default_seams >= 1
@@ -255,22 +261,22 @@ def test_share_link_reopens_the_same_seams(env):
         "min": "1",
         "max": "15",
     }
-    first = _app(params, page="pages/1_Seams.py")
+    first = _app(params, page="pages/seams.py")
     assert first.slider(key="seam_k").value == 1.5
     assert first.slider(key="seam_window").value == 20.0
-    other = _app(params, page="pages/1_Seams.py")  # a teammate's fresh session
+    other = _app(params, page="pages/seams.py")  # a teammate's fresh session
     assert _metrics(other) == _metrics(first)
     assert other.selectbox(key="video").value == sha
 
 
 def test_link_to_unknown_video_warns(env):
-    at = _app({"video": "f" * 64, "emb": "pixels"}, page="pages/1_Seams.py")
+    at = _app({"video": "f" * 64, "emb": "pixels"}, page="pages/seams.py")
     assert not at.exception
     assert any("not in this server's library" in w.value for w in at.warning)
 
 
 def test_seams_page_with_empty_library_points_home(empty_store):
-    at = _app({"emb": "pixels"}, page="pages/1_Seams.py")
+    at = _app({"emb": "pixels"}, page="pages/seams.py")
     assert not at.exception
     assert any("library is empty" in i.value for i in at.info)
 
@@ -316,7 +322,7 @@ def _pixels():
 
 
 def test_summary_page_shows_keyframes(env):
-    at = _app({"emb": "pixels"}, page="pages/2_Summary.py")
+    at = _app({"emb": "pixels"}, page="pages/summary.py")
     assert not at.exception, at.exception
     m = _metrics(at)
     n = int(m["Keyframes"])
@@ -336,7 +342,7 @@ def test_summary_page_shows_keyframes(env):
 
 def test_summary_clip_gate_is_not_offered_without_clip(env):
     # a link asking for the clip gate, opened with the pixels embedder
-    at = _app({"emb": "pixels", "gate": "clip", "pos": "a bicycle"}, page="pages/2_Summary.py")
+    at = _app({"emb": "pixels", "gate": "clip", "pos": "a bicycle"}, page="pages/summary.py")
     assert not at.exception
     gate = at.selectbox(key="sum_gate")
     assert gate.options == ["pass", "blur"] and gate.value == "pass"
@@ -387,13 +393,13 @@ def test_image_data_url_is_small_jpeg():
 
 
 def test_latent_map_trains_then_link_shows_it_at_once(env):
-    at = _app({"emb": "pixels"}, page="pages/3_Latent_map.py")
+    at = _app({"emb": "pixels"}, page="pages/latent-map.py")
     assert not at.exception, at.exception
     train = [b for b in at.button if b.label == "Train the map"]
     if train:  # not in the store yet
         train[0].click().run()
     assert not at.exception, at.exception
-    assert len(at.get("vega_lite_chart")) == 1
+    assert len(at.get("plotly_chart")) == 1  # the map (WebGL)
     assert any("frames of 1 video" in c.value for c in at.caption)
     # one short video may be too few frames to train: then PCA to 2-D, and the page says so
     assert any("autoencoder" in c.value for c in at.caption) or any(
@@ -411,7 +417,7 @@ def test_latent_map_trains_then_link_shows_it_at_once(env):
     assert params["videos"] == _sha(env) and params["cols"] == str(cols)
 
     params["cols"] = "4"
-    other = _app(params, page="pages/3_Latent_map.py")  # a teammate opens the link
+    other = _app(params, page="pages/latent-map.py")  # a teammate opens the link
     assert not other.exception
     assert not [b for b in other.button if b.label == "Train the map"]
     assert any("loaded from the store" in c.value for c in other.caption)
@@ -434,7 +440,7 @@ def _poster_state(at: AppTest) -> dict[str, float]:
 
 
 def test_latent_map_default_poster_is_full_and_holds_every_frame(env):
-    at = _app({"emb": "pixels"}, page="pages/3_Latent_map.py")
+    at = _app({"emb": "pixels"}, page="pages/latent-map.py")
     train = [b for b in at.button if b.label == "Train the map"]
     if train:
         train[0].click().run()
@@ -488,7 +494,7 @@ def test_latent_map_poster_bytes(env):
     from summarizer.atlas.settings import LatentSettings
     from summarizer.flow import load_embedded
     from summarizer.flow import map_collection as map_videos
-    from summarizer.poster.render import PosterSettings
+    from summarizer.poster.layout import PosterSettings
 
     store = Store(env)
     ev = load_embedded(store, _sha(env), processing.sample_settings(), _pixels())
@@ -501,3 +507,175 @@ def test_latent_map_poster_bytes(env):
         [ev], lmap, PosterSettings(cols=3, rows=2, size_px=(300, 200)), "pdf"
     )
     assert pdf[:5] == b"%PDF-"
+
+
+# --------------------------------------------------------------------------- explore, privacy
+
+
+def _trained_map(env) -> AppTest:
+    at = _app({"emb": "pixels"}, page="pages/latent-map.py")
+    train = [b for b in at.button if b.label == "Train the map"]
+    if train:
+        train[0].click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_map_controls_colour_density_pictures_and_url(env):
+    at = _trained_map(env)
+    assert len(at.get("plotly_chart")) == 1
+    for colour in ("segment", "cluster", "video"):
+        at.selectbox(key="map_color").set_value(colour).run()
+        assert not at.exception, at.exception
+        assert urlparams.qp_get(at.query_params, "color") == colour
+    at.selectbox(key="map_color").set_value("cluster").run()
+    at.number_input(key="map_k").set_value(4).run()
+    assert not at.exception, at.exception
+    assert urlparams.qp_get(at.query_params, "k") == "4"
+    at.toggle(key="map_dens").set_value(False).run()
+    at.toggle(key="map_pics").set_value(False).run()
+    assert not at.exception
+    assert urlparams.qp_get(at.query_params, "dens") == "0"
+    assert urlparams.qp_get(at.query_params, "pics") == "0"
+    zoom = next(b for b in at.button if b.label == "Zoom to the selection")
+    assert zoom.disabled  # nothing selected yet
+    assert any("Select frames on the map" in c.value for c in at.caption)
+    # a map of pixels embeddings has no text search (CLIP's space is needed), and says so
+    assert at.text_input[0].disabled
+    assert any("Text search needs a map of CLIP embeddings" in c.value for c in at.caption)
+
+
+def test_map_search_by_example_frame_links_to_seams_at_that_time(env):
+    at = _trained_map(env)
+    at.session_state["map_search"] = ("frame", 5)
+    at.run()
+    assert not at.exception, at.exception
+    assert any("Most like this frame" in m.value for m in at.markdown)
+    links = [e for e in at.get("page_link") if "Open in Seams" in str(e.proto.label)]
+    assert links, "each found frame links to the Seams page"
+    assert all("t=" in e.proto.query_string and "video=" in e.proto.query_string for e in links)
+    similar = [b for b in at.button if b.label == "Similar frames"]
+    assert len(similar) == len(links) >= 2
+    similar[1].click().run()
+    assert not at.exception
+    assert at.session_state["map_search"][0] == "frame"
+    next(b for b in at.button if b.label == "Clear search").click().run()
+    assert "map_search" not in at.session_state
+
+
+def test_seams_opens_at_the_time_of_a_link(env):
+    at = _app({"emb": "pixels", "video": _sha(env), "t": "12.3"}, page="pages/seams.py")
+    assert not at.exception, at.exception
+    assert any(c.value.startswith("Opened at 0:12") for c in at.caption), [
+        c.value for c in at.caption
+    ]
+    assert urlparams.qp_get(at.query_params, "t") == "12.3"
+
+
+def test_markdown_in_a_file_name_is_shown_as_written(empty_store, tmp_path):
+    from summarizer.synth import Shot, make_video
+
+    name = "**bold** [link](http://x) $x^2$ :material/warning:.mp4"
+    path = tmp_path / "v.mp4"
+    make_video(path, [Shot("static", 2.0, seed=1)], size=(96, 64))
+    at = _app({"emb": "pixels"})
+    at.file_uploader[0].set_value((name, path.read_bytes(), "video/mp4"))
+    at.run()
+    next(b for b in at.button if b.label.startswith("Process")).click().run()
+    assert not at.exception and not at.error
+    [ok] = [s.value for s in at.success]
+    assert labels.plain(name) in ok and "**bold**" not in ok
+    sha = Store(empty_store).videos()[0]["sha256"]
+    seams = _app({"emb": "pixels", "video": sha}, page="pages/seams.py")
+    assert seams.title[0].value == f"Seams · {labels.plain(name)}"
+
+
+def test_visitors_see_no_paths_and_downloads_hold_none(env, monkeypatch):
+    monkeypatch.delenv("ATLAS_SHOW_PATHS", raising=False)
+    at = _app({"emb": "pixels"})
+    assert not [c for c in at.sidebar.caption if "Store:" in c.value]
+    store = Store(env)
+    ev = caches.load_embedded_cached(store, _sha(env), processing.sample_settings(), _pixels())
+    seg = processing.find_scenes(ev)
+    for what in ("json", "keyframes"):
+        data = downloads.segment_downloads(ev, seg, processing.sample_settings(), _pixels(), what)
+        if what == "keyframes":
+            data = zipfile.ZipFile(io.BytesIO(data)).read("segments.json")
+        assert str(env).encode() not in data and b'"path"' not in data
+    monkeypatch.setenv("ATLAS_SHOW_PATHS", "1")
+    at = _app({"emb": "pixels"})
+    assert [c for c in at.sidebar.caption if "Store:" in c.value]
+
+
+def test_a_failed_upload_leaves_no_library_entry(empty_store, tmp_path):
+    at = _app({"emb": "pixels"})
+    # a real video header with no frames: probed, then refused
+    at.file_uploader[0].set_value(
+        ("cut.mp4", b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64, "video/mp4")
+    )
+    at.run()
+    next(b for b in at.button if b.label.startswith("Process")).click().run()
+    assert not at.exception and len(at.error) == 1
+    assert Store(empty_store).videos() == []
+    assert any("No videos yet" in i.value for i in at.info)
+
+
+def test_poster_too_big_for_the_server_is_refused_before_rendering(env):
+    at = _trained_map(env)
+    at.number_input(key="poster_wcm").set_value(200.0).run()
+    at.number_input(key="poster_hcm").set_value(200.0).run()
+    at.number_input(key="poster_dpi").set_value(300).run()
+    assert not at.exception, at.exception
+    assert any("megapixels" in w.value for w in at.warning), [w.value for w in at.warning]
+    assert all(b.proto.disabled for b in at.get("download_button"))
+    at.number_input(key="poster_wcm").set_value(500.0).run()
+    at.number_input(key="poster_hcm").set_value(500.0).run()
+    at.number_input(key="poster_dpi").set_value(600).run()
+    assert not at.exception and not at.error
+    assert any("too big" in w.value for w in at.warning)
+    assert all(b.proto.disabled for b in at.get("download_button"))
+
+
+def test_every_seams_control_reruns_and_lands_in_the_url(env):
+    at = _app({"emb": "pixels"}, page="pages/seams.py")
+    at.radio(key="seam_mode").set_value("robust").run()
+    at.slider(key="seam_window").set_value(12.0).run()
+    at.slider(key="seam_min").set_value(1.0).run()
+    at.slider(key="seam_max").set_value(8.0).run()
+    at.checkbox(key="seam_surveyor").set_value(False).run()
+    assert not at.exception and not at.error
+    qp = {k: urlparams.qp_get(at.query_params, k) for k in at.query_params}
+    assert (qp["mode"], qp["win"], qp["min"], qp["max"], qp["sv"]) == (
+        "robust",
+        "12",
+        "1",
+        "8",
+        "0",
+    )
+    durations = [
+        float(m.value.splitlines()[-1].split()[0]) for m in at.markdown if " s · " in m.value
+    ]
+    assert durations and max(durations) <= 8.5, durations  # the longest-segment limit holds
+
+
+def test_every_summary_control_reruns_and_lands_in_the_url(env):
+    from summarizer.config import default
+
+    at = _app({"emb": "pixels"}, page="pages/summary.py")
+    assert at.slider(key="sum_sim").value == default("summary", "max_similarity")
+    at.radio(key="sum_kmode").set_value("fixed").run()
+    at.slider(key="sum_k").set_value(3).run()
+    assert int(_metrics(at)["Keyframes"]) <= 3
+    at.radio(key="sum_kmode").set_value("budget").run()
+    at.slider(key="sum_pm").set_value(6.0).run()
+    at.slider(key="sum_sim").set_value(0.9).run()
+    at.checkbox(key="sum_info").set_value(False).run()
+    at.selectbox(key="sum_dedup").set_value("hash").run()
+    at.selectbox(key="sum_gate").set_value("blur").run()
+    assert at.slider(key="sum_blur").value == 100.0  # the laplacian default, from the config
+    at.slider(key="sum_blur").set_value(5.0).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    qp = {k: urlparams.qp_get(at.query_params, k) for k in at.query_params}
+    assert (qp["n"], qp["pm"], qp["sim"], qp["info"]) == ("budget", "6", "0.9", "0")
+    assert (qp["dedup"], qp["gate"], qp["blur"]) == ("hash", "blur", "5")
+    assert int(_metrics(at)["Keyframes"]) >= 1

@@ -8,6 +8,8 @@ Screenshots go to the test's tmp dir, and also to ``$ATLAS_SCREENSHOTS`` when it
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
 import socket
@@ -18,6 +20,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from summarizer.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -56,12 +60,13 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> No
     raise TimeoutError("streamlit did not come up")
 
 
-@pytest.fixture
-def server(tmp_path):
-    """A Streamlit server on a free port with its store in a temp dir."""
+@contextlib.contextmanager
+def _streamlit(store: Path, log_path: Path):
+    """`streamlit run app.py` on a free port with its store at `store`; yields the URL."""
     port = _free_port()
-    env = {**os.environ, "ATLAS_HOME": str(tmp_path / "store"), "ATLAS_OFFLINE": "1"}
-    log = open(tmp_path / "streamlit.log", "wb")  # noqa: SIM115 - closed below
+    env = {**os.environ, "ATLAS_HOME": str(store), "ATLAS_OFFLINE": "1"}
+    env.pop("ATLAS_SHOW_PATHS", None)
+    log = open(log_path, "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -96,6 +101,13 @@ def server(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture
+def server(tmp_path):
+    """A Streamlit server on a free port with its store in a temp dir."""
+    with _streamlit(tmp_path / "store", tmp_path / "streamlit.log") as url:
+        yield url
 
 
 @pytest.fixture
@@ -147,9 +159,9 @@ def _videos(folder: Path) -> list[Path]:
 class Shots:
     """Saves screenshots to the tmp dir and, with $ATLAS_SCREENSHOTS, to that folder too."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, publish: bool = True) -> None:
         self.tmp = tmp
-        extra = os.environ.get("ATLAS_SCREENSHOTS")
+        extra = os.environ.get("ATLAS_SCREENSHOTS") if publish else None
         self.extra = (
             (ROOT / extra)
             if extra and not Path(extra).is_absolute()
@@ -186,7 +198,7 @@ def _metrics(page) -> dict[str, str]:
 
 
 def test_upload_seams_share_link_summary_and_map(server, browser, tmp_path):
-    shots = Shots(tmp_path)
+    shots = Shots(tmp_path, publish=False)  # the README's pictures are of real footage (below)
     videos = _videos(tmp_path)
     page = browser.new_page(viewport=VIEWPORT)
     page.set_default_timeout(120_000)
@@ -238,8 +250,8 @@ def test_upload_seams_share_link_summary_and_map(server, browser, tmp_path):
     # Latent map of the three videos: train, then the scatter and the poster preview.
     page.goto(f"{server}/latent-map?emb=pixels")
     page.get_by_role("button", name="Train the map").click()
-    page.get_by_text("Poster window").wait_for(timeout=300_000)
-    page.locator(".vega-embed").first.wait_for()
+    page.get_by_text("poster window").wait_for(timeout=300_000)
+    page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot').first.wait_for()
     _wait_idle(page, timeout=300_000)
     page.get_by_label("Draw the path of").click()
     page.get_by_role("option", name="city ride.mp4").click()
@@ -258,3 +270,117 @@ def test_upload_seams_share_link_summary_and_map(server, browser, tmp_path):
     _wait_idle(home)
     shots(home, "home")
     home.close()
+
+
+def _footage(tmp: Path) -> list[Path]:
+    """Real footage when $ATLAS_FOOTAGE (or /work/footage) holds it (see the scenes
+    helper's benchmarks/footage.py), else the synthetic videos."""
+    root = Path(os.environ.get("ATLAS_FOOTAGE", "/work/footage")) / "real"
+    real = [root / n for n in ("trailer_bbb.mp4", "demo.mp4", "bikes.mp4")]
+    return real if all(p.is_file() for p in real) else _videos(tmp)
+
+
+def test_fresh_server_share_link_map_selection_and_seams_at_that_time(browser, tmp_path):
+    """A link opened first thing on a freshly started server shows its page (no "Page not
+    found" modal); on the map a lasso selection shows the frames in a grid, and a frame's
+    link opens its video's Seams page at that time."""
+    from summarizer.app.processing import process_video, sample_settings
+    from summarizer.config import EmbedSettings
+
+    shots = Shots(tmp_path)
+    store_dir = tmp_path / "store"
+    store = Store(store_dir)
+    hashes = []
+    for path in _footage(tmp_path):
+        ev, _ = process_video(store, path, sample_settings(), EmbedSettings(embedder="pixels"))
+        hashes.append(ev.ref.sha256)
+    del store
+
+    with _streamlit(store_dir, tmp_path / "streamlit.log") as url:
+        page = browser.new_page(viewport=VIEWPORT)
+        page.set_default_timeout(120_000)
+        page.goto(f"{url}/seams?video={hashes[0]}&emb=pixels&mode=dynamic&k=3&t=33")
+        page.locator('[data-testid="stMetricValue"]').first.wait_for()
+        _wait_idle(page)
+        assert page.get_by_text("Page not found").count() == 0
+        assert int(_metrics(page)["Segments"]) >= 1
+        page.locator('[data-testid="stImage"]').nth(4).wait_for()
+        shots(page, "seams", height=1700)
+
+        # The map: train it, then lasso a region around the middle of the frames.
+        page.goto(f"{url}/latent-map?emb=pixels&pics=1&dens=1")
+        page.get_by_role("button", name="Train the map").click()
+        plot = page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot').first
+        plot.wait_for(timeout=300_000)
+        _wait_idle(page, timeout=300_000)
+        assert page.get_by_text("Page not found").count() == 0
+        shots(page, "latent_map", height=1500)
+        box = page.locator('[data-testid="stPlotlyChart"] .nsewdrag').first.bounding_box()
+        cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        r = min(box["width"], box["height"]) * 0.2
+        page.mouse.move(cx - r, cy - r)
+        page.mouse.down()
+        for fx, fy in ((1, -1), (1, 1), (-1, 1), (-1, -0.9)):
+            page.mouse.move(cx + fx * r, cy + fy * r, steps=8)
+        page.mouse.up()
+        page.get_by_text("Selected:").wait_for()
+        _wait_idle(page)
+        n = int(page.get_by_text("Selected:").inner_text().split()[1].replace(",", ""))
+        assert n >= 1
+        shots(page, "latent_map_selection", height=2000)
+        grid = page.get_by_role("link", name="Open in Seams")
+        grid.first.wait_for()
+        assert grid.count() == min(n, 24)
+
+        href = grid.first.get_attribute("href")
+        t = float(href.split("t=")[1].split("&")[0])
+        grid.first.click()
+        page.get_by_text("Opened at").wait_for()
+        _wait_idle(page)
+        assert "/seams" in page.url and "t=" in page.url
+        caption = page.get_by_text("Opened at").inner_text()
+        m, s = caption.split("Opened at ")[1].split(",")[0].split(":")
+        assert abs(int(m) * 60 + float(s) - t) <= 1.0, (caption, t)
+
+        # A link to a zoomed view of the map: finer pictures there, and a way back.
+        page.goto(f"{url}/latent-map?emb=pixels&pics=1&view=-0.3,0.3,-0.3,0.3")
+        page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot').first.wait_for()
+        _wait_idle(page)
+        assert "view=-0.3" in page.url
+        assert page.locator('[data-testid="stPlotlyChart"] image').count() > 0
+        assert page.get_by_role("button", name="Whole map").is_enabled()
+
+        # The other pages of the same real footage, for the README.
+        page.goto(f"{url}/summary?video={hashes[0]}&emb=pixels")
+        page.get_by_text("Frames clustered").wait_for()
+        _wait_idle(page)
+        assert int(_metrics(page)["Keyframes"]) >= 2
+        shots(page, "summary", height=1500)
+        page.goto(f"{url}/?emb=pixels")
+        page.get_by_text(f"{len(hashes)} videos in the library.").wait_for()
+        _wait_idle(page)
+        shots(page, "home", height=1000)
+        page.close()
+    if shots.extra is not None:  # the poster of the real collection, small
+        _poster_picture(store_dir, hashes, shots.extra / "poster.jpg")
+
+
+def _poster_picture(store_dir: Path, hashes: list[str], out: Path) -> None:
+    from summarizer.app.catalog import map_runner
+    from summarizer.app.downloads import render_poster_bytes
+    from summarizer.app.processing import sample_settings
+    from summarizer.config import EmbedSettings, section_class
+    from summarizer.flow import load_embedded
+    from summarizer.poster.layout import PosterSettings
+
+    store = Store(store_dir)
+    evs = [
+        load_embedded(store, h, sample_settings(), EmbedSettings(embedder="pixels")) for h in hashes
+    ]
+    lmap = map_runner()(evs, section_class("latent")(), store)
+    order = {h: i for i, h in enumerate(lmap.hashes)}
+    evs.sort(key=lambda e: order[e.ref.sha256])
+    png, _ = render_poster_bytes(evs, lmap, PosterSettings(cols=12, rows=16, size_px=(1200, 1600)))
+    from PIL import Image
+
+    Image.open(io.BytesIO(png)).convert("RGB").save(out, quality=85)  # a JPEG for the README

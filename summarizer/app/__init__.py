@@ -1,5 +1,6 @@
 """The Streamlit dashboard's support code (`app.py`, `pages/`), one module per idea.
 
-Only `caches`, `urlstate` and `ui` import Streamlit; the rest is plain Python the tests and
-the library can import without a Streamlit runtime. This file imports nothing on purpose.
+Only `caches`, `explorer`, `nav`, `urlstate` and `ui` import Streamlit (`uploads` only
+inside `release`); the rest is plain Python the tests and the library can import without a
+Streamlit runtime. This file imports nothing on purpose.
 """

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,7 +12,7 @@ import streamlit as st
 from summarizer.app.catalog import library_thumbnail
 from summarizer.app.frames import decode_frames, frame_images, image_data_url
 from summarizer.app.labels import for_app
-from summarizer.summary.filtered import FilteredSummary, summarize_filtered
+from summarizer.summary.filtered import FilteredSummary
 
 log = logging.getLogger("summarizer.app")
 
@@ -82,37 +81,51 @@ def load_embedded_cached(store: Any, sha256: str, sample: Any, embed: Any) -> An
     return ev
 
 
-def frames_at(ev: Any, positions: Sequence[int], short_side: int | None = 288) -> list[np.ndarray]:
-    """Frames `positions` (indices into the embedding arrays) decoded again from the kept
-    source at `short_side` (None: full size); the stored thumbnails when the source is gone."""
+def frames_at(ev: Any, positions: Sequence[int], short_side: int | None = 288) -> list[bytes]:
+    """Frames `positions` (indices into the embedding arrays) as JPEG bytes, decoded again
+    from the kept source at `short_side` (None: full size), or the stored thumbnails when the
+    source is gone. Encoded once per server: `st.image` of bytes costs a hash, not an encode."""
     positions = [int(p) for p in positions]
     if not positions:
         return []
     return list(_frames_at(ev.ref.sha256, str(ev.ref.path), tuple(positions), short_side, ev))
 
 
-@_cache_data(max_entries=64)
+@_cache_resource(max_entries=128)
 def _frames_at(
     sha256: str, path: str, positions: tuple[int, ...], short_side: int | None, _ev: Any
-) -> np.ndarray:
-    return decode_frames(_ev, positions, short_side)
+) -> tuple[bytes, ...]:
+    from summarizer.outputs.files import jpeg_bytes
+
+    return tuple(jpeg_bytes(im, 88) for im in decode_frames(_ev, positions, short_side))
 
 
-@_cache_data(max_entries=64)
+@_cache_resource(max_entries=64)
 def cached_segments(sha256: str, model_id: str, settings: Any, _ev: Any) -> Any:
-    """`segment_video` of one embedded video with `settings`, with frame-accurate seams when
-    its file is at hand (`summarizer.scenes.refine`), kept per server: going back to settings tried
-    before (or opening a shared link) costs nothing."""
-    from summarizer.scenes.refine import refine_segmentation
-    from summarizer.scenes.segments import segment_video
+    """The segments of one embedded video with `settings` (`processing.find_scenes`: seams
+    refined to the exact frame when its file is at hand), kept per server and shared
+    read-only by every session: going back to settings tried before (or opening a shared
+    link) costs nothing, not even a copy."""
+    from summarizer.app.processing import find_scenes
 
-    seg = segment_video(_ev, settings)
-    if _ev.ref.kind == "video" and Path(_ev.ref.path).is_file():
-        seg = refine_segmentation(_ev.ref.path, _ev, seg)
-    return seg
+    return find_scenes(_ev, settings)
 
 
-@_cache_data(max_entries=32)
+@_cache_resource()
+def job_queue() -> Any:
+    """The server's one queue of heavy jobs (`jobs.JobQueue`), shared by every session."""
+    from summarizer.app.jobs import JobQueue
+
+    return JobQueue()
+
+
+def library_changed() -> None:
+    """Forget what was cached about the library after new results were stored."""
+    _load_embedded.clear()
+    cached_library_thumbnail.clear()
+
+
+@_cache_resource(max_entries=32)
 def cached_frame_images(
     sha256: str, model_id: str, n_frames: int, _thumbnails: np.ndarray
 ) -> dict[int, str]:
@@ -127,12 +140,16 @@ def cached_library_thumbnail(root: str, sha256: str, n_results: int) -> str | No
     return None if img is None else image_data_url(img, width=120)
 
 
-@_cache_data(max_entries=64)
+@_cache_resource(max_entries=64)
 def cached_summary(
     sha256: str, model_id: str, settings: Any, dedup_settings: Any, gate_settings: Any, _ev: Any
 ) -> FilteredSummary:
+    """The summary page's result (`flow.summarize_frames`: dedup -> gate -> KMeans), kept per
+    server and shared read-only by every session."""
+    from summarizer import flow
+
     clip = cached_embedder(_clip_settings()) if gate_settings.gate == "clip" else None
-    return summarize_filtered(_ev, settings, dedup_settings, gate_settings, clip)
+    return flow.summarize_frames(_ev, settings, dedup_settings, gate_settings, clip_embedder=clip)
 
 
 def _clip_settings() -> Any:
@@ -150,3 +167,68 @@ def map_embedded(
         ev = load_embedded_cached(store, h, sample, embed)
         (found if ev is not None else missing).append(ev if ev is not None else h)
     return found, missing
+
+
+@_cache_resource(max_entries=8)
+def cached_map(root: str, hashes: tuple[str, ...], sample: Any, embed: Any, settings: Any) -> Any:
+    """A stored latent map (no training: call only when `catalog.map_is_stored`)."""
+    from summarizer.app.catalog import map_runner
+
+    videos = [load_embedded_cached(_store_for(root), h, sample, embed) for h in hashes]
+    return map_runner()([v for v in videos if v is not None], settings, _store_for(root))
+
+
+@_cache_resource(max_entries=8)
+def map_points(map_id: tuple, _lmap: Any, _videos: tuple) -> Any:
+    """`explore.MapPoints` of a map, with each video's segments (default seam settings)."""
+    from summarizer.app.explore import map_points as build
+
+    segs = [cached_segments(v.ref.sha256, v.model_id, None, v) for v in _videos]
+    return build(_lmap, segs)
+
+
+@_cache_resource(max_entries=8)
+def map_embeddings(map_id: tuple, _videos: tuple) -> np.ndarray:
+    """The map's frame embeddings, row-aligned with its points (for search and clusters)."""
+    return np.concatenate([np.asarray(v.embeddings, dtype=np.float32) for v in _videos])
+
+
+@_cache_resource(max_entries=16)
+def map_clusters(map_id: tuple, k: int, _videos: tuple) -> np.ndarray:
+    from summarizer.app.explore import cluster_labels
+
+    return cluster_labels(map_embeddings(map_id, _videos), k)
+
+
+@_cache_resource(max_entries=16)
+def map_figure(map_id: tuple, look: tuple, _points: Any, _codes: Any, _extra: dict) -> Any:
+    """The map's Plotly figure for one `look` (colours, density, pictures, view, search,
+    path), made once per server: a page view of the same map costs only sending it."""
+    from summarizer.app.explore import figure
+
+    return figure(_points, _codes, **_extra)
+
+
+@_cache_resource(max_entries=32)
+def text_query(model_id: str, text: str) -> np.ndarray:
+    """CLIP's embedding of a text prompt (for searching frames by text)."""
+    return np.asarray(cached_embedder(_clip_settings()).embed_texts([text]))[0]
+
+
+@_cache_resource(max_entries=16)
+def poster_preview(map_id: tuple, settings: Any, _lmap: Any, _videos: tuple) -> tuple[bytes, dict]:
+    """The poster preview (from thumbnails) of a map with `settings`, made once per server."""
+    from summarizer.app.downloads import render_poster_bytes
+
+    return render_poster_bytes(list(_videos), _lmap, settings, "png")
+
+
+@_cache_data(max_entries=64)
+def seams_spec(sha256: str, model_id: str, settings: Any, _seg: Any, _ev: Any) -> dict:
+    """The seams timeline's Vega-Lite spec (`charts.seams_chart`) for one video and seam
+    settings, made once per server: building it (Altair validates the whole spec) took most
+    of a page view's server time; a view now only sends it."""
+    from summarizer.app.charts import seams_chart
+
+    images = cached_frame_images(sha256, model_id, len(_ev.times_s), _ev.thumbnails)
+    return seams_chart(_seg, images).to_dict()

@@ -47,6 +47,14 @@ def computed_text(done: Mapping[str, list[str]]) -> str:
     )
 
 
+def map_runner() -> Any:
+    """The store-backed latent-map runner, `summarizer.flow.map_collection`; the app calls
+    maps only through here."""
+    from summarizer.flow import map_collection
+
+    return map_collection
+
+
 def map_is_stored(store: Any, videos: Sequence[Any], settings: Any) -> bool:
     """Whether the map of these videos with these settings is in the store (no training)."""
     from summarizer.flow import latent_key

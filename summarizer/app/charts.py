@@ -1,13 +1,12 @@
-"""Altair charts (seam timeline, latent map) and reading their selections; no Streamlit needed."""
+"""The seam timeline (Altair) and reading chart selections; no Streamlit needed (the latent
+map is in `explore`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-
-from summarizer.app.frames import image_data_url, spread_indices
 
 SERIES_COLORS = {"distance": "#3559e0", "threshold": "#f08c00"}
 
@@ -148,117 +147,6 @@ def seams_chart(seg: Any, images: Mapping[int, str] | None = None, height: int =
         .transform_filter(hover)
     )
     return alt.layer(*layers).properties(height=height).configure_view(stroke=None)
-
-
-def latent_frame(
-    lmap: Any, thumbnails: Sequence[np.ndarray], max_points: int = 6000, max_images: int = 600
-) -> Any:
-    """The map's points as a DataFrame for the scatter (a spread subsample when very large).
-
-    thumbnails: one array per video of the map (its frames in the map's row order).
-    """
-    import pandas as pd
-
-    from summarizer.outputs.files import time_label
-
-    n = len(lmap.coords)
-    rows = spread_indices(n, max_points) if n > max_points else np.arange(n)
-    vi = np.asarray(lmap.video_index)
-    local = np.zeros(n, dtype=np.int64)
-    for v in np.unique(vi):
-        sel = np.flatnonzero(vi == v)
-        local[sel] = np.arange(len(sel))
-    df = pd.DataFrame(
-        {
-            "row": rows,
-            "x": np.asarray(lmap.coords)[rows, 0],
-            "y": np.asarray(lmap.coords)[rows, 1],
-            "video": [lmap.names[int(vi[r])] for r in rows],
-            "time_s": np.asarray(lmap.times_s)[rows],
-            "time": [time_label(t) for t in np.asarray(lmap.times_s)[rows]],
-        }
-    )
-    images = [""] * len(df)
-    for j in spread_indices(len(df), max_images):
-        r = int(rows[j])
-        images[int(j)] = image_data_url(thumbnails[int(vi[r])][int(local[r])], width=140)
-    df["image"] = images
-    return df
-
-
-def latent_chart(
-    lmap: Any,
-    thumbnails: Sequence[np.ndarray],
-    path_video: int | None = None,
-    window: tuple[float, float, float, float] | None = None,
-    height: int = 520,
-) -> Any:
-    """Altair scatter of the map: colour by video, hover shows the frame and its time, wheel
-    to zoom and drag to pan; the path of `path_video` drawn over it; the poster `window`."""
-    import altair as alt
-    import pandas as pd
-
-    df = latent_frame(lmap, thumbnails)
-    scale = alt.Scale(domain=square_domain(window), nice=False)
-    x = alt.X("x:Q", scale=scale, title=None, axis=alt.Axis(grid=False, labels=False, ticks=False))
-    y = alt.Y("y:Q", scale=scale, title=None, axis=alt.Axis(grid=False, labels=False, ticks=False))
-    tooltip = [alt.Tooltip("video:N"), alt.Tooltip("time:N", title="time")]
-    if (df["image"] != "").any():
-        tooltip.insert(0, alt.Tooltip("image:N"))
-    size = 28 if len(df) < 2000 else 12
-    points = (
-        alt.Chart(df)
-        .mark_circle(size=size, opacity=0.75)
-        .encode(
-            x=x,
-            y=y,
-            color=alt.Color("video:N", legend=alt.Legend(orient="bottom", title=None, columns=3)),
-            tooltip=tooltip,
-        )
-        .interactive()
-    )
-    layers = [points]
-    if path_video is not None and 0 <= path_video < len(lmap.names):
-        sel = np.flatnonzero(np.asarray(lmap.video_index) == path_video)
-        order = sel[np.argsort(np.asarray(lmap.times_s)[sel], kind="stable")]
-        path = pd.DataFrame(
-            {
-                "x": np.asarray(lmap.coords)[order, 0],
-                "y": np.asarray(lmap.coords)[order, 1],
-                "time_s": np.asarray(lmap.times_s)[order],
-                "step": np.arange(len(order)),
-            }
-        )
-        layers.append(
-            alt.Chart(path)
-            .mark_line(color="#1c2333", strokeWidth=1.6, opacity=0.85)
-            .encode(x=x, y=y, order="step:Q")
-        )
-        ends = path.iloc[[0, -1]].assign(label=["start", "end"])
-        layers.append(
-            alt.Chart(ends)
-            .mark_point(shape="diamond", size=110, filled=True, color="#1c2333")
-            .encode(x=x, y=y, tooltip=["label:N"])
-        )
-    if window is not None:
-        x0, y0, x1, y1 = window
-        box = pd.DataFrame({"x0": [x0], "x1": [x1], "y0": [y0], "y1": [y1]})
-        layers.append(
-            alt.Chart(box)
-            .mark_rect(fill=None, stroke="#e03131", strokeWidth=2, strokeDash=[6, 3], clip=True)
-            .encode(x="x0:Q", x2="x1:Q", y="y0:Q", y2="y1:Q")
-        )
-    return alt.layer(*layers).properties(width=height, height=height).configure_view(stroke=None)
-
-
-def square_domain(window: tuple[float, float, float, float] | None) -> list[float]:
-    """One axis range for both axes of the square map chart: the map's [-1, 1] and the
-    poster `window` (x0, y0, x1, y1) with a margin, so the whole window box shows."""
-    lo, hi = -1.05, 1.05
-    if window is not None:
-        x0, y0, x1, y1 = window
-        lo, hi = min(lo, x0 - 0.05, y0 - 0.05), max(hi, x1 + 0.05, y1 + 0.05)
-    return [lo, hi]
 
 
 def selected_value(event: Any, selection: str, field: str) -> Any:

@@ -1,4 +1,8 @@
-"""The bytes behind download buttons (JSON, CSV, keyframe/clip ZIPs, the poster), in memory."""
+"""The bytes behind download buttons (JSON, CSV, keyframe/clip ZIPs, the poster), in memory.
+
+Downloads never contain server paths: the JSON documents go through
+`privacy.without_paths` (the CLI's own output folders keep them: there the user owns them).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from summarizer.app.frames import decode_frames
+from summarizer.app.privacy import without_paths
 from summarizer.summary.filtered import FilteredSummary, summary_document
 
 
@@ -42,16 +47,26 @@ def segment_downloads(ev: Any, seg: Any, sample: Any, embed: Any, what: str) -> 
             clips=what == "clips",
             thumbnails_only=what in ("json", "csv"),
         )
+        doc = _public_json(out / "segments.json")
         if what == "json":
-            return (out / "segments.json").read_bytes()
+            return doc
         if what == "csv":
             return (out / "segments.csv").read_bytes()
         folder = "clips" if what == "clips" else "keyframes"
         files = [(f"{folder}/{p.name}", p.read_bytes()) for p in sorted((out / folder).iterdir())]
         if what == "keyframes":
             files.append(("keyframes.png", (out / "keyframes.png").read_bytes()))
-            files.append(("segments.json", (out / "segments.json").read_bytes()))
+            files.append(("segments.json", doc))
         return zip_bytes(files)
+
+
+def _public_json(path: Path) -> bytes:
+    """A JSON output file without its server paths."""
+    import json
+
+    from summarizer.outputs import files as export
+
+    return export.to_json(without_paths(json.loads(path.read_text()))).encode()
 
 
 def summary_downloads(ev: Any, fs: FilteredSummary, what: str) -> bytes:
@@ -59,7 +74,7 @@ def summary_downloads(ev: Any, fs: FilteredSummary, what: str) -> bytes:
     from summarizer.outputs import files as export
 
     names = [f"picks/{j:03d}_{export.time_name(ev.times_s[p])}.jpg" for j, p in enumerate(fs.picks)]
-    doc = summary_document(ev, fs, names)
+    doc = without_paths(summary_document(ev, fs, names))
     if what == "json":
         return export.to_json(doc).encode()
     if what == "csv":

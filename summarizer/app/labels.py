@@ -61,3 +61,21 @@ def for_app(message: str) -> str:
     if "CLIP weights" in out and "put them at" in out:
         out = out.rstrip(".") + ", then restart the app."
     return out
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]()$<>~|#&!])")
+_MD_LEAD = re.compile(r"^(\s*\d*)([-+=.)])(?=\s|$)")
+
+
+def plain(text: object) -> str:
+    """`text` (a file name, an error line) for a Markdown element, shown exactly as written.
+
+    Streamlit renders Markdown in titles, captions and alerts: a name like
+    ``**x** [y](http://z) $a^2$ :material/warning:.mp4`` would show bold text, a live link,
+    a formula and an icon. Markdown punctuation is backslash-escaped (a leading list or
+    heading marker too), and a word joiner (invisible) after each colon keeps ``:emoji:``,
+    ``:material/icon:`` and ``:red[...]`` from being read as shortcodes.
+    """
+    s = _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).splitlines()))
+    s = _MD_LEAD.sub(lambda m: m.group(1) + "\\" + m.group(2), s)
+    return s.replace(":", ":\u2060")

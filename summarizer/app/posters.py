@@ -6,6 +6,9 @@ import math
 
 import numpy as np
 
+# The largest poster the app renders: a shared server's memory is bounded by it (the canvas,
+# its PNG encoding and the tiles; the CLI renders larger ones, up to the library's limit).
+APP_MAX_PIXELS = 150_000_000
 MAX_CELLS = 600  # default grid at most this many cells (a large collection: a sample of it)
 GRID_MAX = 200  # the page's largest columns / rows
 
@@ -49,3 +52,9 @@ def fit_grid(
             best = (score, cols, rows)
     assert best is not None
     return best[1], best[2]
+
+
+def render_bytes(width: int, height: int) -> int:
+    """About the memory rendering a `width` x `height` poster takes: the RGB canvas plus its
+    PNG or PDF encoding and working copies, taken as three canvases (an upper estimate)."""
+    return int(width) * int(height) * 3 * 3

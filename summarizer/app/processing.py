@@ -1,23 +1,30 @@
-"""Process a video (read, embed, seams) with progress, and ingest an upload; no Streamlit."""
+"""Process a video for the app (read, embed, find scenes) through the flow; no Streamlit.
+
+Progress has the flow's one shape, ``progress(stage, done, total)`` (total 0 = unknown);
+the Home page draws one bar per stage in `STAGES`.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from summarizer.app.labels import fmt_duration, plural
-from summarizer.app.uploads import forget_source, save_upload
+from summarizer.app.labels import plural
+from summarizer.app.uploads import SavedUpload, forget_source
 
 log = logging.getLogger("summarizer.app")
 
-STAGES = ("read", "embed", "seams")
+Progress = Callable[[str, int, int], None]
+STAGES = ("read", "embed", "scenes")
 STAGE_LABELS = {
     "read": "reading and hashing",
     "embed": "embedding frames",
-    "seams": "finding seams",
+    "scenes": "finding seams",
 }
+# the flow's finer stages, drawn on the app's bars
+BAR_OF = {"read": "read", "embed": "embed", "signal": "scenes", "scenes": "scenes"}
 
 
 def sample_settings(fps: float | None = None) -> Any:
@@ -26,97 +33,89 @@ def sample_settings(fps: float | None = None) -> Any:
     return SampleSettings() if fps is None else SampleSettings(fps=fps)
 
 
+def find_scenes(ev: Any, seams: Any = None, progress: Progress | None = None) -> Any:
+    """Segments of an embedded video (`flow.find_scenes`: seams refined to the exact frame
+    for video files), what the CLI's ``seams`` and the library's ``summarize`` compute.
+    `seams` None: the default `SeamSettings`."""
+    from summarizer import flow
+    from summarizer.config import section_class
+
+    if progress is not None:
+        progress("scenes", 0, 0)
+    return flow.find_scenes(ev, seams or section_class("seams")(), progress=progress)
+
+
 def process_video(
     store: Any,
     path: str | Path,
     sample: Any,
     embed: Any,
     name: str | None = None,
-    on_progress: Callable[[str, float, str], None] | None = None,
+    progress: Progress | None = None,
 ) -> tuple[Any, Any]:
     """Open, embed and segment one video; returns (EmbeddedVideo, Segmentation).
 
-    `on_progress(stage, fraction, detail)` is called as each stage moves (stage in `STAGES`).
-    Embeddings come from the store when this video was processed with these settings before.
+    The video enters the library (the catalog) only once its embeddings are made, so a file
+    that fails never shows up there. Embeddings come from the store when this video was
+    processed with these settings before.
     """
-    from summarizer import flow as pipeline
-    from summarizer.scenes.segments import segment_video
+    import dataclasses
 
-    def report(stage: str, frac: float, detail: str = "") -> None:
-        if on_progress is not None:
-            on_progress(stage, min(max(frac, 0.0), 1.0), detail)
+    from summarizer import flow
 
-    report("read", 0.0)
-    ref = pipeline.open_video(path, store, sample)
+    def report(stage: str, done: int, total: int) -> None:
+        if progress is not None:
+            progress(stage, done, total)
+
+    report("read", 0, 1)
+    ref = flow.open_video(path, None, sample)
     if name and name != ref.name:  # an upload keeps its own name in the catalog
-        import dataclasses
-
         ref = dataclasses.replace(ref, name=name)
-        store.register_video(ref)
-    report(
-        "read", 1.0, f"{ref.probe.width}x{ref.probe.height}, {fmt_duration(ref.probe.duration_s)}"
-    )
-
-    def frames(_stage: str, done: int, total: int) -> None:
-        report("embed", done / total if total else 0.0, f"{done} of {plural(total, 'frame')}")
-
-    report("embed", 0.0)
-    embedded = pipeline.embed_video(ref, sample, embed, store, progress=frames)
-    report(
-        "embed",
-        1.0,
-        "from the store" if embedded.cache_hit else plural(len(embedded.times_s), "frame"),
-    )
-    report("seams", 0.0)
-    seg = segment_video(embedded)
-    report("seams", 1.0, plural(len(seg.segments), "segment"))
+    report("read", 1, 1)
+    report("embed", 0, 0)
+    embedded = flow.embed_video(ref, sample, embed, store, progress=progress)
+    store.register_video(ref)
+    seg = find_scenes(embedded, None, progress)
     return embedded, seg
 
 
-def ingest_and_process(
+def process_saved(
     store: Any,
-    name: str,
-    data: bytes | IO[bytes],
+    saved: SavedUpload,
     sample: Any,
     embed: Any,
-    max_bytes: int | None = None,
-    on_progress: Callable[[str, float, str], None] | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Keep an upload in the store and process it; never raises.
+    """Process an upload kept on disk (see `uploads.save_upload`); never raises.
 
     Returns ``{"name", "sha256", "frames", "segments", "cached"}`` on success, or
-    ``{"name", "error"}`` with a one-line message (bad type, too large, empty, not a video,
-    no frames, model unavailable). A failed upload leaves no copy behind.
+    ``{"name", "error"}`` with one line (not a video, no frames, model unavailable ...).
+    A failed upload leaves neither a copy nor a library entry behind.
     """
     from summarizer.errors import AtlasError
 
-    saved = None
-    known = False
+    known = store.video(saved.sha256) is not None
     try:
-        if on_progress is not None:
-            on_progress("read", 0.0, "saving")
-        saved = save_upload(store, name, data, max_bytes)
-        known = store.video(saved.sha256) is not None
-        embedded, seg = process_video(store, saved.path, sample, embed, name, on_progress)
+        embedded, seg = process_video(store, saved.path, sample, embed, saved.name, progress)
     except AtlasError as exc:
         error = str(exc)
     except Exception as exc:  # a bug: keep the traceback in the log, show one line
-        log.exception("processing %s failed", name)
+        log.exception("processing %s failed", saved.name)
         error = f"unexpected problem while processing ({type(exc).__name__}); see the server log"
     else:
         return {
-            "name": name,
+            "name": saved.name,
             "sha256": saved.sha256,
             "frames": len(embedded.times_s),
             "segments": len(seg.segments),
             "cached": bool(embedded.cache_hit),
         }
-    if saved is not None and not known:
+    if not known:
         forget_source(store, saved.sha256)
-    return {"name": name, "error": _error_about(error, name, saved.path if saved else None)}
+    return {"name": saved.name, "error": error_about(error, saved.name, saved.path)}
 
 
-def _error_about(error: str, name: str, kept: Path | None) -> str:
+def error_about(error: str, name: str, kept: Path | None) -> str:
     """The error without the file's name: the kept copy's path or name (a safe spelling of
     `name`) and a leading ``name:`` go, since the page shows the user's file name once."""
     if kept is not None:
@@ -126,3 +125,11 @@ def _error_about(error: str, name: str, kept: Path | None) -> str:
             error = error[len(lead) :]
             break
     return error[:1].upper() + error[1:]
+
+
+def stage_text(stage: str, done: int, total: int) -> str:
+    """'embedding frames: 120 of 480 frames' for a progress bar."""
+    label = STAGE_LABELS.get(BAR_OF.get(stage, stage), stage)
+    if stage == "embed" and (done or total):
+        return f"{label}: {done} of {plural(total, 'frame')}" if total else f"{label}: {done}"
+    return label

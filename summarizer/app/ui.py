@@ -1,4 +1,5 @@
-"""Streamlit pieces every page shares: page setup, sidebar pickers, error boundary, embed button."""
+"""Streamlit pieces every page shares: page setup, sidebar pickers, error boundary, the job
+queue's waiting notice, the embed button."""
 
 from __future__ import annotations
 
@@ -8,22 +9,23 @@ from typing import Any
 
 import streamlit as st
 
-from summarizer.app import caches
+from summarizer.app import caches, nav, privacy
 from summarizer.app.caches import clip_problem
-from summarizer.app.labels import for_app, model_label, video_label
-from summarizer.app.processing import STAGE_LABELS, STAGES, process_video
+from summarizer.app.labels import for_app, model_label, plain, video_label
+from summarizer.app.processing import BAR_OF, STAGES, process_video, stage_text
 from summarizer.app.uploads import source_file
 from summarizer.app.urlparams import qp_choice, qp_get
 from summarizer.app.urlstate import bound
 
 log = logging.getLogger("summarizer.app")
 
-HOME_PAGE: Any = None  # the Home `st.Page`, set by app.py (links back to it)
 EMBEDDERS = ("clip", "pixels")
 EMBEDDER_LABELS = {"clip": "CLIP ViT-B-32 (semantic)", "pixels": "pixels (model-free, instant)"}
 
 
 def page_setup(title: str, icon: str = ":material/movie:") -> None:
+    """First call of every page: the app's navigation (see `nav.ensure`) and the tab title."""
+    nav.ensure()
     st.set_page_config(page_title=f"{title} · keyframe-atlas", page_icon=icon, layout="wide")
 
 
@@ -53,8 +55,48 @@ def sidebar_embedder() -> Any:
             else:
                 st.caption("CLIP is not available on this server, so pixels is used.")
             with st.expander("Why, and how to add CLIP"):
-                st.caption(problem)
+                st.caption(message(problem))
     return EmbedSettings(embedder=st.session_state["emb"])
+
+
+def message(text: str) -> str:
+    """A library or CLI message for a page: no command-line flags, no server paths (unless
+    the operator asked for them, `privacy.show_paths`), no Markdown read into it."""
+    return plain(privacy.redact(for_app(str(text)), [caches.get_store().root]))
+
+
+def sidebar_store_path(store: Any) -> None:
+    """The store's folder in the sidebar, only for whoever runs the server."""
+    if privacy.show_paths():
+        st.sidebar.caption(f"Store: `{store.root}`")
+
+
+def heavy_job(box: Any = None) -> Any:
+    """A context manager holding a slot of the server's job queue (`jobs.JobQueue`); while
+    other heavy jobs run, `box` (default: the page) says how many are ahead."""
+    import contextlib
+
+    queue = caches.job_queue()
+
+    @contextlib.contextmanager
+    def hold():  # type: ignore[no-untyped-def]
+        notice = (box or st).empty()
+        shown = [None]
+
+        def on_wait(ahead: int) -> None:
+            if shown[0] != ahead:
+                shown[0] = ahead
+                notice.info(
+                    f"Waiting for {ahead} other job{'s' if ahead != 1 else ''} on this server "
+                    "(embedding, map training or posters run one at a time).",
+                    icon=":material/hourglass_top:",
+                )
+
+        with queue.slot(on_wait):
+            notice.empty()
+            yield
+
+    return hold()
 
 
 def friendly_errors() -> Any:
@@ -68,7 +110,7 @@ def friendly_errors() -> Any:
         try:
             yield
         except AtlasError as exc:
-            st.error(for_app(str(exc)), icon=":material/error:")
+            st.error(message(str(exc)), icon=":material/error:")
         except Exception as exc:
             log.exception("unexpected error in the app")
             st.error(
@@ -83,8 +125,7 @@ def friendly_errors() -> Any:
 def empty_library() -> None:
     """Say the library is empty, link to Home, stop the page."""
     st.info("The library is empty: upload a video or try the sample video on the Home page.")
-    if HOME_PAGE is not None:
-        st.page_link(HOME_PAGE, label="Go to Home", icon=":material/home:")
+    st.page_link(nav.HOME, label="Go to Home", icon=":material/home:")
     st.stop()
 
 
@@ -98,7 +139,7 @@ def pick_video(store: Any, key: str = "video") -> dict[str, Any] | None:
     wanted = qp_get(st.query_params, "video")
     if wanted and wanted not in by_hash:
         st.warning(
-            f"The link names a video ({str(wanted)[:12]}...) that is not in this server's "
+            f"The link names a video ({plain(str(wanted)[:12])}...) that is not in this server's "
             "library. Pick another one below or upload it on the Home page."
         )
     if not rows:
@@ -123,21 +164,23 @@ def embed_here(store: Any, row: Mapping[str, Any], sample: Any, embed: Any) -> N
     label = model_label(embed.model_id)
     if src is None:
         st.error(
-            f"{row['name']} has no {label} embeddings in the store and its file is gone; "
+            f"{plain(row['name'])} has no {label} embeddings in the store and its file is gone; "
             "upload it again on the Home page."
         )
         st.stop()
-    st.info(f"{row['name']} has not been embedded with {label} yet.")
+    st.info(f"{plain(row['name'])} has not been embedded with {label} yet.")
     if not st.button(f"Embed it with {label}", type="primary", icon=":material/play_arrow:"):
         st.stop()
     bar = st.progress(0.0, text="starting")
 
-    def on_progress(stage: str, frac: float, detail: str) -> None:
-        k = STAGES.index(stage)
-        bar.progress((k + frac) / len(STAGES), text=f"{STAGE_LABELS[stage]} {detail}")
+    def on_progress(stage: str, done: int, total: int) -> None:
+        k = STAGES.index(BAR_OF.get(stage, "scenes"))
+        frac = min(done / total, 1.0) if total else 0.0
+        bar.progress((k + frac) / len(STAGES), text=stage_text(stage, done, total))
 
     with friendly_errors():
-        process_video(store, src, sample, embed, row["name"], on_progress)
-        caches._load_embedded.clear()
+        with heavy_job():
+            process_video(store, src, sample, embed, row["name"], on_progress)
+        caches.library_changed()
         st.rerun()
     st.stop()

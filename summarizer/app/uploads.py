@@ -1,4 +1,9 @@
-"""Uploads kept in the store under their content hash, so clips and full-size frames work later."""
+"""Uploads kept in the store under their content hash, so clips and full-size frames work later.
+
+An upload is copied to disk in 1 MiB chunks while it is hashed, then Streamlit's copy in
+memory is dropped (`release`), so a server holds at most the files being uploaded right
+now (``server.maxUploadSize`` each), never the library.
+"""
 
 from __future__ import annotations
 
@@ -62,7 +67,7 @@ def save_upload(
     stream: IO[bytes] = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
     with contextlib.suppress(AttributeError, OSError):
         stream.seek(0)
-    tmp_dir = Path(store.root) / ".uploads"
+    tmp_dir = Path(store.root) / ".uploads"  # the app's own: on the store's file system
     tmp_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="upload-", suffix=Path(name).suffix.lower())
     h = hashlib.sha256()
@@ -94,9 +99,22 @@ def save_upload(
         raise
 
 
+def release(uploaded: Any) -> None:
+    """Drop Streamlit's in-memory copy of an uploaded file (after `save_upload` kept it)."""
+    with contextlib.suppress(Exception):
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        ctx = get_script_run_ctx()
+        remove = getattr(getattr(ctx, "uploaded_file_mgr", None), "remove_file", None)
+        if ctx is not None and remove is not None:
+            remove(session_id=ctx.session_id, file_id=uploaded.file_id)
+    with contextlib.suppress(Exception):
+        uploaded.close()
+
+
 def source_file(store: Any, sha256: str) -> Path | None:
     """The kept source video of a catalogued hash (upload copy or the original path)."""
-    folder = Path(store.root) / sha256 / UPLOAD_DIR
+    folder = store.group_dir(sha256, create=False) / UPLOAD_DIR
     if folder.is_dir():
         files = sorted(p for p in folder.iterdir() if p.is_file())
         if files:
@@ -109,6 +127,7 @@ def source_file(store: Any, sha256: str) -> Path | None:
 
 def forget_source(store: Any, sha256: str) -> None:
     """Remove the kept upload copy of a video (used when processing it failed)."""
-    shutil.rmtree(Path(store.root) / sha256 / UPLOAD_DIR, ignore_errors=True)
+    group = store.group_dir(sha256, create=False)
+    shutil.rmtree(group / UPLOAD_DIR, ignore_errors=True)
     with contextlib.suppress(OSError):
-        (Path(store.root) / sha256).rmdir()
+        group.rmdir()  # only when nothing else is kept for this hash

@@ -71,7 +71,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def poster_settings(args: argparse.Namespace, config: dict):
-    from summarizer.poster.render import PosterSettings
+    from summarizer.poster.layout import PosterSettings
 
     return common.section(
         config,

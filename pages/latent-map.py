@@ -1,8 +1,9 @@
-"""Latent map: every frame of a collection on one 2-D map, paths of videos through it,
-similar clips, and a printable poster made from it.
+"""Latent map: every frame of a collection on one 2-D map to explore (pictures on the map,
+box and lasso selection, colours by video, segment or cluster, density, search by frame and
+by text), paths of videos through it, similar clips, and a printable poster.
 
 The map of a set of videos + settings is trained once and kept in the store; the URL holds
-the videos and settings, so a link shows the same map at once.
+the videos, settings and view, so a link shows the same map at once.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import streamlit as st
 from summarizer.app import (
     caches,
     catalog,
-    charts,
     downloads,
+    explorer,
     labels,
     posters,
     processing,
@@ -25,11 +26,11 @@ from summarizer.app import (
     urlparams,
     urlstate,
 )
-from summarizer.atlas.settings import LatentSettings
 from summarizer.atlas.trajectories import most_dissimilar, similar_clips
-from summarizer.flow import map_collection
+from summarizer.config import section_class
+from summarizer.errors import AtlasError
 from summarizer.outputs.files import time_label
-from summarizer.poster.render import PosterSettings
+from summarizer.poster.layout import PosterSettings
 
 ui.page_setup("Latent map", ":material/scatter_plot:")
 store = caches.get_store()
@@ -40,6 +41,7 @@ if not rows:
     st.title("Latent map")
     ui.empty_library()
 by_hash = {r["sha256"]: r for r in rows}
+LatentSettings = section_class("latent")  # the class, wherever the atlas package keeps it
 d = LatentSettings()
 
 with st.sidebar:
@@ -85,36 +87,41 @@ if not chosen:
 
 videos, missing = caches.map_embedded(store, chosen, sample, embed)
 if missing:
-    names = ", ".join(by_hash[h]["name"] for h in missing)
+    names = ", ".join(labels.plain(by_hash[h]["name"]) for h in missing)
     st.warning(f"Not embedded with {labels.model_label(embed.model_id)} yet: {names}.")
     if st.button("Embed them now", icon=":material/play_arrow:"):
         bar = st.progress(0.0)
         with ui.friendly_errors():
-            for i, h in enumerate(missing):
-                src = uploads.source_file(store, h)
-                if src is None:
-                    st.error(f"{by_hash[h]['name']}: its file is not kept here; upload it again.")
-                    continue
-                processing.process_video(
-                    store,
-                    src,
-                    sample,
-                    embed,
-                    by_hash[h]["name"],
-                    lambda stage, f, detail, i=i, h=h: bar.progress(
-                        (i + f) / len(missing), text=f"{by_hash[h]['name']}: {stage} {detail}"
-                    ),
-                )
+            with ui.heavy_job():
+                for i, h in enumerate(missing):
+                    name = labels.plain(by_hash[h]["name"])
+                    src = uploads.source_file(store, h)
+                    if src is None:
+                        st.error(f"{name}: its file is not kept here; upload it again.")
+                        continue
+                    processing.process_video(
+                        store,
+                        src,
+                        sample,
+                        embed,
+                        by_hash[h]["name"],
+                        lambda stage, done, total, i=i, name=name: bar.progress(
+                            (i + (done / total if total else 0.0)) / len(missing),
+                            text=f"{name}: {processing.stage_text(stage, done, total)}",
+                        ),
+                    )
+            caches.library_changed()
             st.rerun()
 if not videos:
     st.stop()
 
 POSTER_PARAMS = ("cx", "cy", "pw", "cols", "rows", "wcm", "hcm", "dpi")
+EXPLORE_PARAMS = ("color", "k", "dens", "pics", "view")  # kept until the map is drawn
 WINDOW_MAX = 10.0  # the widest poster window (a wide print of the whole map needs > 2)
 urlstate.sync_query(
     {
         # kept until the poster runs
-        **{k: urlparams.qp_get(st.query_params, k) for k in POSTER_PARAMS},
+        **{k: urlparams.qp_get(st.query_params, k) for k in POSTER_PARAMS + EXPLORE_PARAMS},
         "emb": embed.embedder,
         "videos": ",".join(chosen),
         "epochs": settings.epochs,
@@ -146,10 +153,21 @@ with ui.friendly_errors():
                 text=f"epoch {epoch} of at most {total}, loss {loss:.4f}",
             )
 
-        lmap = map_collection(videos, settings, store, progress=on_epoch)
+        with ui.heavy_job():
+            trained = catalog.map_runner()(videos, settings, store, progress=on_epoch)
         bar.empty()
-    else:
-        lmap = map_collection(videos, settings, store)
+        # Show it from the store, like every later view (the same figure, so a selection
+        # made on it right away is kept), and say how long the training took.
+        st.session_state["map_trained"] = (trained.path and str(trained.path), trained.seconds)
+        st.rerun()
+    with st.spinner("Opening the map..."):
+        lmap = caches.cached_map(
+            str(store.root),
+            tuple(sorted({v.ref.sha256 for v in videos})),
+            sample,
+            embed,
+            settings,
+        )
 
     order = {h: i for i, h in enumerate(lmap.hashes)}
     videos = sorted(videos, key=lambda v: order[v.ref.sha256])
@@ -162,33 +180,30 @@ with ui.friendly_errors():
     info += f" · {lmap.method}"
     if lmap.method == "autoencoder":
         info += f", {labels.plural(lmap.epochs_run, 'epoch')}"
-    info += " · loaded from the store" if lmap.cache_hit else f" · trained in {lmap.seconds:.1f} s"
+    just = st.session_state.get("map_trained")
+    if just and just[0] == (lmap.path and str(lmap.path)):
+        info += f" · trained in {just[1]:.1f} s"
+    else:
+        info += " · loaded from the store" if lmap.cache_hit else f" · made in {lmap.seconds:.1f} s"
     info += ". Another seed or number of epochs in the sidebar trains another map."
     st.caption(info)
     if lmap.note:
         st.info(lmap.note)
 
+    names = list(lmap.names)
+    map_id = (tuple(str(h) for h in lmap.hashes), str(embed.model_id), settings)
+    points = caches.map_points(map_id, lmap, tuple(videos))
+    explorer_box = st.container()  # filled below, once the poster window is known
+
+    st.subheader("Poster")
     map_col, side_col = st.columns([3, 2], gap="large")
-    with side_col:
-        names = list(lmap.names)
-        path_choice = st.selectbox(
-            "Draw the path of",
-            ["(none)", *names],
-            **urlstate.bound(
-                "map_path",
-                "path",
-                lambda qp: urlparams.qp_choice(qp, "path", ["(none)", *names], "(none)"),
-                choices=["(none)", *names],
-            ),
-        )
-        path_video = names.index(path_choice) if path_choice in names else None
+    with map_col:
 
         def num(key, param, default, lo, hi, kind=float):
             return urlstate.bound(
                 key, param, lambda qp: kind(urlparams.qp_float(qp, param, default, lo, hi))
             )
 
-        st.markdown("**Poster**")
         s1, s2, s3 = st.columns(3)
         w_cm = s1.number_input(
             "width (cm)", 5.0, 500.0, step=5.0, **num("poster_wcm", "wcm", 60.0, 5.0, 500.0)
@@ -266,26 +281,32 @@ with ui.friendly_errors():
                 "dpi": dpi,
             }
         )
-        full_w, full_h = poster.canvas_size()
-        st.caption(f"Print: {w_cm:g} x {h_cm:g} cm at {dpi} dpi = {full_w:,} x {full_h:,} px")
-
-    with map_col:
-        st.altair_chart(
-            charts.latent_chart(lmap, thumbs, path_video, poster.bounds), width="content"
-        )
-        st.caption(
-            "Each dot is a frame, coloured by video. Hover for the frame, scroll to zoom, drag "
-            "to pan, double-click to reset. The dashed red box is the poster window; by default "
-            "it holds every frame, and the grid has no more cells than frames, so none is empty."
-        )
-
+        too_big = None
+        try:
+            full_w, full_h = poster.canvas_size()
+        except AtlasError as exc:
+            too_big = ui.message(str(exc))
+        else:
+            st.caption(f"Print: {w_cm:g} x {h_cm:g} cm at {dpi} dpi = {full_w:,} x {full_h:,} px")
+            if full_w * full_h > posters.APP_MAX_PIXELS:
+                too_big = (
+                    f"A {full_w:,} x {full_h:,} px poster needs about "
+                    f"{labels.fmt_bytes(posters.render_bytes(full_w, full_h))} of memory; this "
+                    f"server renders up to {posters.APP_MAX_PIXELS / 1e6:,.0f} megapixels. Lower "
+                    "the DPI or the print size, or render it with `keyframe-atlas poster`."
+                )
+        if too_big:
+            st.warning(too_big, icon=":material/warning:")
+    with explorer_box:
+        x0, y0, x1, y1 = poster.bounds
+        explorer.explore_map(points, map_id, videos, (x0, x1, y0, y1), embed)
     with side_col:
         with st.spinner("Rendering the preview..."):
             preview_px = (600, max(16, int(600 * h_cm / w_cm)))
             preview = dataclasses.replace(
                 poster, size_cm=None, size_px=preview_px, use_source=False
             )
-            png, layout = downloads.render_poster_bytes(videos, lmap, preview, "png")
+            png, layout = caches.poster_preview(map_id, preview, lmap, tuple(videos))
         st.image(png, caption="Preview (from thumbnails)", width="stretch")
         empty = sum(1 for t in layout["tiles"] if t.get("empty"))
         if empty:
@@ -298,20 +319,27 @@ with ui.friendly_errors():
         b1, b2 = st.columns(2)
         b1.download_button(
             "Poster PNG",
-            lambda: downloads.render_poster_bytes(videos, lmap, poster, "png")[0],
+            lambda: heavy_poster(poster, "png"),
             f"{stem}.png",
             "image/png",
             on_click="ignore",
             icon=":material/image:",
+            disabled=bool(too_big),
         )
         b2.download_button(
             "Poster PDF",
-            lambda: downloads.render_poster_bytes(videos, lmap, poster, "pdf")[0],
+            lambda: heavy_poster(poster, "pdf"),
             f"{stem}.pdf",
             "application/pdf",
             on_click="ignore",
             icon=":material/picture_as_pdf:",
+            disabled=bool(too_big),
         )
+
+    def heavy_poster(settings: PosterSettings, fmt: str) -> bytes:
+        """The full poster, rendered through the server's job queue."""
+        with caches.job_queue().slot():
+            return downloads.render_poster_bytes(videos, lmap, settings, fmt)[0]
 
     st.subheader("Similar clips")
     q1, q2 = st.columns([1, 2])

@@ -6,6 +6,7 @@ the URL holds the video and the settings, so the link reopens this exact view.
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from summarizer.app import (
@@ -96,6 +97,8 @@ with st.sidebar:
             lambda qp: urlparams.qp_float(qp, "max", d.max_segment_s or NO_LIMIT, 1.0, NO_LIMIT),
         ),
     )
+    # Place for the detector choice (`seams.detector`, names from summarizer.scenes), when it
+    # lands: a selectbox bound to the URL like the controls above.
     with st.expander("Advanced"):
         st.checkbox(
             "KNN surveyor",
@@ -118,6 +121,8 @@ settings = SeamSettings(
     max_segment_s=None if max_s >= NO_LIMIT else max(max_s, min_s),
     surveyor=bool(urlstate.kept("seam_surveyor", d.surveyor)) and mode != "fixed",
 )
+t_link = urlparams.qp_float(st.query_params, "t", -1.0, 0.0, 1e7)  # a moment, from the map
+t_link = t_link if urlparams.qp_get(st.query_params, "t") is not None and t_link >= 0 else None
 urlstate.sync_query(
     {
         "video": row["sha256"],
@@ -129,17 +134,20 @@ urlstate.sync_query(
         "min": urlparams.fmt_num(min_s),
         "max": urlparams.fmt_num(max_s),
         "sv": "1" if settings.surveyor else "0",
+        "t": urlparams.fmt_num(round(t_link, 2)) if t_link is not None else None,
     }
 )
 
 # ---------------------------------------------------------------- result
-st.title(f"Seams · {row['name']}")
-ev = caches.load_embedded_cached(store, row["sha256"], sample, embed)
+st.title(f"Seams · {labels.plain(row['name'])}")
+with st.spinner("Opening the embeddings..."):
+    ev = caches.load_embedded_cached(store, row["sha256"], sample, embed)
 if ev is None:
     ui.embed_here(store, row, sample, embed)
 
 with ui.friendly_errors():
-    seg = caches.cached_segments(row["sha256"], ev.model_id, settings, ev)
+    with st.spinner("Finding the seams..."):
+        seg = caches.cached_segments(row["sha256"], ev.model_id, settings, ev)
     n_seg = len(seg.segments)
     c = st.columns(5)
     c[0].metric("Duration", labels.fmt_duration(ev.ref.probe.duration_s))
@@ -150,13 +158,8 @@ with ui.friendly_errors():
 
     chart_col, frame_col = st.columns([4, 1], gap="medium")
     with chart_col:
-        event = st.altair_chart(
-            charts.seams_chart(
-                seg,
-                caches.cached_frame_images(
-                    row["sha256"], ev.model_id, len(ev.times_s), ev.thumbnails
-                ),
-            ),
+        event = st.vega_lite_chart(
+            caches.seams_spec(row["sha256"], ev.model_id, settings, seg, ev),
             width="stretch",
             on_select="rerun",
             selection_mode="frame",
@@ -169,6 +172,13 @@ with ui.friendly_errors():
         )
     with frame_col:
         picked = charts.selected_value(event, "frame", "frame")
+        if picked is None and t_link is not None:  # a link to a moment (the map's frames)
+            picked = int(np.argmin(np.abs(np.asarray(ev.times_s) - t_link)))
+            where = next((s for s in seg.segments if s.first <= picked < s.stop), None)
+            st.caption(
+                f"Opened at {time_label(t_link)}"
+                + (f", segment {where.index + 1}" if where is not None else "")
+            )
         if picked is None and len(seg.seams_s):
             picked = int(min(len(ev.times_s) - 1, seg.segments[min(1, n_seg - 1)].first))
         if picked is not None:
@@ -181,7 +191,10 @@ with ui.friendly_errors():
     pages = max(1, -(-n_seg // per_page))
     first = 0
     if pages > 1:
-        page = st.number_input(f"Page (of {pages})", 1, pages, 1, key="seg_page")
+        at_t = next((s.index for s in seg.segments if t_link is not None and s.end_s > t_link), 0)
+        page = st.number_input(
+            f"Page (of {pages})", 1, pages, at_t // per_page + 1, key=f"seg_page_{t_link}"
+        )
         first = (int(page) - 1) * per_page
     shown = seg.segments[first : first + per_page]
     wanted = [k for s in shown for k in s.keyframes]
@@ -194,6 +207,7 @@ with ui.friendly_errors():
                 f"{s.duration_s:.1f} s · {labels.plural(s.n_frames, 'frame')}"
             )
             for col, k, t in zip(cols, s.keyframes, s.keyframe_times_s, strict=False):
+                # Place for captions under keyframes (the captions helper's model), when it lands.
                 col.image(images[k], caption=time_label(t), width="stretch")
 
     st.subheader("Downloads")
@@ -201,7 +215,16 @@ with ui.friendly_errors():
     d1, d2, d3, d4, _ = st.columns([1, 1, 1, 1.2, 1])
 
     def deferred(what: str):
-        return lambda: downloads.segment_downloads(ev, seg, sample, embed, what)
+        """The download's bytes, made when it is clicked; clips (ffmpeg) and full-size
+        keyframes go through the server's job queue."""
+
+        def make() -> bytes:
+            if what in ("clips", "keyframes"):
+                with caches.job_queue().slot():
+                    return downloads.segment_downloads(ev, seg, sample, embed, what)
+            return downloads.segment_downloads(ev, seg, sample, embed, what)
+
+        return make
 
     d1.download_button(
         "Keyframes (ZIP)",
@@ -227,6 +250,8 @@ with ui.friendly_errors():
         on_click="ignore",
         icon=":material/table:",
     )
+    # Place for editor exports (EDL / OTIO from summarizer.outputs), when they land: two more
+    # deferred download buttons like these.
     has_source = uploads.source_file(store, row["sha256"]) is not None and ev.ref.kind == "video"
     d4.download_button(
         "Clips (ZIP of MP4)",

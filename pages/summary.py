@@ -11,9 +11,10 @@ import pandas as pd
 import streamlit as st
 
 from summarizer.app import caches, downloads, labels, processing, ui, urlparams, urlstate
+from summarizer.config import default
 from summarizer.outputs.files import time_label, video_stem
 from summarizer.summary.dedup import BUFFERS, DedupSettings
-from summarizer.summary.gates import GATES, GateSettings
+from summarizer.summary.gates import BLUR_DEFAULTS, GATES, GateSettings
 from summarizer.summary.kmeans import SummarySettings
 
 ui.page_setup("Summary", ":material/grid_view:")
@@ -24,6 +25,13 @@ row = ui.pick_video(store)
 d = SummarySettings()
 K_MODES = ("auto", "fixed", "budget")
 K_LABELS = {"auto": "automatic (silhouette)", "fixed": "fixed k", "budget": "per minute"}
+# The page's defaults come from the settings (summarizer.config), never copied here. The
+# dedup buffer starts at "passthrough" (keep every frame): the page adds filters on request.
+K_FIXED = 8  # the fixed-k slider's start when the default k is "auto" or "budget"
+DEDUP_OFF = "passthrough"
+BLUR = BLUR_DEFAULTS[default("gate", "blur_method")]
+PMG, NMG = default("gate", "positive_margin"), default("gate", "negative_margin")
+GATE_OFF = default("gate", "gate")
 
 with st.sidebar:
     st.subheader("Summary settings")
@@ -46,7 +54,7 @@ with st.sidebar:
             "k",
             1,
             48,
-            **urlstate.bound("sum_k", "n", lambda qp: urlparams.qp_int(qp, "n", 8, 1, 48)),
+            **urlstate.bound("sum_k", "n", lambda qp: urlparams.qp_int(qp, "n", K_FIXED, 1, 48)),
         )
     elif k_mode == "budget":
         st.slider(
@@ -83,7 +91,7 @@ with st.sidebar:
         **urlstate.bound(
             "sum_dedup",
             "dedup",
-            lambda qp: urlparams.qp_choice(qp, "dedup", BUFFERS, "passthrough"),
+            lambda qp: urlparams.qp_choice(qp, "dedup", BUFFERS, DEDUP_OFF),
         ),
     )
     # The CLIP gate compares frames with text prompts in CLIP's space: only with CLIP frames.
@@ -97,7 +105,7 @@ with st.sidebar:
         **urlstate.bound(
             "sum_gate",
             "gate",
-            lambda qp: urlparams.qp_choice(qp, "gate", gates, "pass"),
+            lambda qp: urlparams.qp_choice(qp, "gate", gates, GATE_OFF),
             choices=gates,
         ),
     )
@@ -117,7 +125,7 @@ with st.sidebar:
             1000.0,
             step=5.0,
             **urlstate.bound(
-                "sum_blur", "blur", lambda qp: urlparams.qp_float(qp, "blur", 100.0, 0.0, 1000.0)
+                "sum_blur", "blur", lambda qp: urlparams.qp_float(qp, "blur", BLUR, 0.0, 1000.0)
             ),
         )
     elif gate == "clip":
@@ -141,7 +149,7 @@ with st.sidebar:
             1.0,
             step=0.01,
             **urlstate.bound(
-                "sum_pmg", "pmg", lambda qp: urlparams.qp_float(qp, "pmg", 0.2, -1.0, 1.0)
+                "sum_pmg", "pmg", lambda qp: urlparams.qp_float(qp, "pmg", PMG, -1.0, 1.0)
             ),
         )
         st.slider(
@@ -150,11 +158,13 @@ with st.sidebar:
             1.0,
             step=0.01,
             **urlstate.bound(
-                "sum_nmg", "nmg", lambda qp: urlparams.qp_float(qp, "nmg", 0.3, -1.0, 1.0)
+                "sum_nmg", "nmg", lambda qp: urlparams.qp_float(qp, "nmg", NMG, -1.0, 1.0)
             ),
         )
 
-k_value = {"auto": "auto", "budget": "budget", "fixed": int(urlstate.kept("sum_k", 8))}[k_mode]
+k_value = {"auto": "auto", "budget": "budget", "fixed": int(urlstate.kept("sum_k", K_FIXED))}[
+    k_mode
+]
 positive = [p.strip() for p in str(urlstate.kept("sum_pos", "")).split(",") if p.strip()]
 negative = [p.strip() for p in str(urlstate.kept("sum_neg", "")).split(",") if p.strip()]
 urlstate.sync_query(
@@ -166,19 +176,20 @@ urlstate.sync_query(
         if k_mode == "budget"
         else None,
         "sim": urlparams.fmt_num(urlstate.kept("sum_sim", d.max_similarity)),
-        "info": "1" if urlstate.kept("sum_info", True) else "0",
-        "dedup": urlstate.kept("sum_dedup", "passthrough"),
+        "info": "1" if urlstate.kept("sum_info", d.drop_uninformative) else "0",
+        "dedup": urlstate.kept("sum_dedup", DEDUP_OFF),
         "gate": gate,
-        "blur": urlparams.fmt_num(urlstate.kept("sum_blur", 100.0)) if gate == "blur" else None,
+        "blur": urlparams.fmt_num(urlstate.kept("sum_blur", BLUR)) if gate == "blur" else None,
         "pos": ", ".join(positive) if gate == "clip" else None,
         "neg": ", ".join(negative) if gate == "clip" else None,
-        "pmg": urlparams.fmt_num(urlstate.kept("sum_pmg", 0.2)) if gate == "clip" else None,
-        "nmg": urlparams.fmt_num(urlstate.kept("sum_nmg", 0.3)) if gate == "clip" else None,
+        "pmg": urlparams.fmt_num(urlstate.kept("sum_pmg", PMG)) if gate == "clip" else None,
+        "nmg": urlparams.fmt_num(urlstate.kept("sum_nmg", NMG)) if gate == "clip" else None,
     }
 )
 
-st.title(f"Summary · {row['name']}")
-ev = caches.load_embedded_cached(store, row["sha256"], sample, embed)
+st.title(f"Summary · {labels.plain(row['name'])}")
+with st.spinner("Opening the embeddings..."):
+    ev = caches.load_embedded_cached(store, row["sha256"], sample, embed)
 if ev is None:
     ui.embed_here(store, row, sample, embed)
 
@@ -187,25 +198,28 @@ with ui.friendly_errors():
         k=k_value,
         per_minute=urlstate.kept("sum_pm", d.per_minute),
         max_similarity=urlstate.kept("sum_sim", d.max_similarity),
-        drop_uninformative=bool(urlstate.kept("sum_info", True)),
+        drop_uninformative=bool(urlstate.kept("sum_info", d.drop_uninformative)),
     )
-    dedup_settings = DedupSettings(buffer=urlstate.kept("sum_dedup", "passthrough"))
+    dedup_settings = DedupSettings(buffer=urlstate.kept("sum_dedup", DEDUP_OFF))
     if gate == "clip" and not (positive or negative):
         st.info("Type at least one positive or negative prompt for the CLIP gate.")
         gate_settings = GateSettings()
     else:
         gate_settings = GateSettings(
             gate=gate,
-            blur_threshold=urlstate.kept("sum_blur", 100.0) if gate == "blur" else None,
+            blur_threshold=urlstate.kept("sum_blur", BLUR) if gate == "blur" else None,
             positive=tuple(positive),
             negative=tuple(negative),
-            positive_margin=urlstate.kept("sum_pmg", 0.2),
-            negative_margin=urlstate.kept("sum_nmg", 0.3),
+            positive_margin=urlstate.kept("sum_pmg", PMG),
+            negative_margin=urlstate.kept("sum_nmg", NMG),
         )
-    with st.spinner("Clustering frames..."):
-        fs = caches.cached_summary(
-            row["sha256"], ev.model_id, settings, dedup_settings, gate_settings, ev
-        )
+    bar = st.progress(0.0, text="Clustering frames (dedup, gate, KMeans)...")
+    fs = caches.cached_summary(
+        row["sha256"], ev.model_id, settings, dedup_settings, gate_settings, ev
+    )
+    bar.progress(0.6, text=f"Reading {labels.plural(len(fs.picks), 'keyframe')} at full size...")
+    images = caches.frames_at(ev, fs.picks)
+    bar.empty()
     summary = fs.summary
     c = st.columns(4)
     c[0].metric("Keyframes", len(fs.picks))
@@ -222,7 +236,6 @@ with ui.friendly_errors():
         st.caption(note)
 
     cols_n = 4
-    images = caches.frames_at(ev, fs.picks)
     for start in range(0, len(fs.picks), cols_n):
         cols = st.columns(cols_n)
         for col, j in zip(cols, range(start, min(start + cols_n, len(fs.picks))), strict=False):
