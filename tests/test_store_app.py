@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 from summarizer.store import Store  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = (None, "pages/1_Seams.py", "pages/2_Summary.py", "pages/3_Latent_map.py")
+PAGES = (None, "pages/seams.py", "pages/summary.py", "pages/latent-map.py")
 TIMEOUT = 180
 
 

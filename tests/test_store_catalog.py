@@ -57,7 +57,7 @@ def test_old_catalog_is_migrated(tmp_path):
     assert row["name"] == "old.mp4" and row["backend"] is None and row["key_kind"] is None
     assert [r["seconds"] for r in store.runs()] == [1.5]  # nothing lost
     store.register_video(
-        VideoRef(Path("/x/old.mp4"), SHA, "old.mp4", ProbeWithBackend(*PROBE.__dict__.values()))
+        VideoRef(Path("/x/old.mp4"), SHA, "old.mp4", dataclasses.replace(PROBE, backend="pyav"))
     )
     row = store.video(SHA)
     assert row["backend"] == "pyav" and row["key_kind"] == "bytes" and row["added_at"] == 1.0
@@ -68,7 +68,7 @@ def test_old_catalog_is_migrated(tmp_path):
 
 def test_decoder_and_key_kind_are_recorded_and_kept(tmp_path):
     store = Store(tmp_path)
-    probe = ProbeWithBackend(**dataclasses.asdict(PROBE), backend="decord")
+    probe = dataclasses.replace(PROBE, backend="decord")
     store.register_video(UrlRef(Path("/x/u.mp4"), SHA, "u.mp4", probe, key_kind="stream"))
     store.register_video(VideoRef(Path("/x/u.mp4"), SHA, "u.mp4", PROBE))  # a probe without it
     row = store.video(SHA)
