@@ -191,6 +191,32 @@ def embed_video(
     return _as_embedded(ref, res, embed.model_id, cache_hit=hit)
 
 
+def embed_meta(
+    ref: VideoRef,
+    sample: SampleSettings,
+    embed: EmbedSettings,
+    frames: int,
+    dim: int,
+    thumb_size: list[int],
+    timings: dict[str, float],
+) -> dict[str, Any]:
+    """The metadata of an embedding entry: every engine (this flow, Ray) writes the same."""
+    return {
+        "name": ref.name,
+        "path": str(ref.path),
+        "kind": ref.kind,
+        "sha256": ref.sha256,
+        "probe": dataclasses.asdict(ref.probe),
+        "model_id": embed.model_id,
+        "sample": dataclasses.asdict(sample),
+        "embed": dataclasses.asdict(embed),
+        "frames": frames,
+        "dim": dim,
+        "thumb_size": thumb_size,
+        "timings": timings,
+    }
+
+
 def _compute_embedding(
     ref: VideoRef,
     sample: SampleSettings,
@@ -239,27 +265,14 @@ def _compute_embedding(
                 f"{ref.name}: no frames were sampled (check --start/--end and --fps against "
                 f"the video's {ref.probe.duration_s:.2f} s)"
             )
-        wall = time.perf_counter() - t0
-        return {
-            "name": ref.name,
-            "path": str(ref.path),
-            "kind": ref.kind,
-            "sha256": ref.sha256,
-            "probe": dataclasses.asdict(ref.probe),
-            "model_id": embed.model_id,
-            "sample": dataclasses.asdict(sample),
-            "embed": dataclasses.asdict(embed),
-            "frames": done,
-            "dim": dim,
-            "thumb_size": list(thumb.size or ()),
-            "timings": {
-                "wall_s": wall,
-                "model_load_s": load_s,
-                "embed_s": embed_s,
-                "thumb_s": thumb_s,
-                "decode_wait_s": frames.wait_s,
-            },
+        timings = {
+            "wall_s": time.perf_counter() - t0,
+            "model_load_s": load_s,
+            "embed_s": embed_s,
+            "thumb_s": thumb_s,
+            "decode_wait_s": frames.wait_s,
         }
+        return embed_meta(ref, sample, embed, done, dim, list(thumb.size or ()), timings)
 
 
 def load_embedded(

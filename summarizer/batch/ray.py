@@ -152,7 +152,7 @@ def write_embedding(job: Job, store: Any, ref: Any, row: dict[str, Any]):
     decoded and embedded row; returns the `EmbeddedVideo` as read back from the store."""
     from summarizer.data import EmbeddedVideo
     from summarizer.errors import StoreError
-    from summarizer.flow import embed_key
+    from summarizer.flow import _run_settings, embed_key, embed_meta
 
     sample, embed = job.settings.sample, job.settings.embed
     key = embed_key(store, ref.sha256, sample, embed)
@@ -167,33 +167,23 @@ def write_embedding(job: Job, store: Any, ref: Any, row: dict[str, Any]):
                 out.append("indices", np.asarray(row["indices"], np.int64))
                 out.append("embeddings", vecs)
                 out.append("thumbnails", np.asarray(row["thumbnails"], np.uint8))
+                timings = {
+                    "wall_s": float(row["decode_s"] + row["embed_s"]),
+                    "model_load_s": 0.0,
+                    "embed_s": float(row["embed_s"]),
+                    "thumb_s": 0.0,
+                    "decode_wait_s": float(row["decode_s"]),
+                }
+                thumb_size = list(np.asarray(row["thumbnails"]).shape[1:3])
                 out.commit(
-                    {
-                        "name": ref.name,
-                        "path": str(ref.path),
-                        "kind": ref.kind,
-                        "sha256": ref.sha256,
-                        "probe": dataclasses.asdict(ref.probe),
-                        "model_id": embed.model_id,
-                        "sample": dataclasses.asdict(sample),
-                        "embed": dataclasses.asdict(embed),
-                        "frames": n,
-                        "dim": int(vecs.shape[1]),
-                        "thumb_size": list(np.asarray(row["thumbnails"]).shape[1:3]),
-                        "timings": {
-                            "wall_s": float(row["decode_s"] + row["embed_s"]),
-                            "model_load_s": 0.0,
-                            "embed_s": float(row["embed_s"]),
-                            "thumb_s": 0.0,
-                            "decode_wait_s": float(row["decode_s"]),
-                        },
-                    }
+                    embed_meta(ref, sample, embed, n, int(vecs.shape[1]), thumb_size, timings)
                 )
             res = store.load(key)
             if res is None:
                 raise StoreError(f"store entry {key} could not be read back after writing")
-    settings = {"sample": dataclasses.asdict(sample), "embed": dataclasses.asdict(embed)}
-    store.record_run(key, float(row["decode_s"] + row["embed_s"]), hit, settings)
+    store.record_run(
+        key, float(row["decode_s"] + row["embed_s"]), hit, _run_settings(sample, embed)
+    )
     return EmbeddedVideo(
         ref=ref,
         times_s=res["times_s"],
