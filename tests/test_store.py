@@ -336,6 +336,32 @@ def test_two_processes_compute_a_key_once(tmp_path):
     assert leftovers(store) == []
 
 
+def _open_store(root: str, barrier, queue) -> None:
+    barrier.wait()
+    try:
+        Store(root)
+        queue.put("ok")
+    except Exception as exc:  # reported to the test, which names it
+        queue.put(repr(exc))
+
+
+def test_processes_opening_a_new_store_at_once_neither_fail_nor_rebuild(tmp_path):
+    """A catalog another process is still creating once looked damaged (size 0) and was
+    rebuilt under it, failing that process (CI saw it with two concurrent batches)."""
+    ctx = mp.get_context("fork")
+    for round_ in range(8):
+        root = tmp_path / f"store{round_}"
+        barrier, q = ctx.Barrier(4), ctx.Queue()
+        procs = [ctx.Process(target=_open_store, args=(str(root), barrier, q)) for _ in range(4)]
+        for p in procs:
+            p.start()
+        out = [q.get(timeout=60) for _ in procs]
+        for p in procs:
+            p.join(timeout=60)
+        assert out == ["ok"] * 4, out
+        assert not (root / "catalog.sqlite.damaged").exists()
+
+
 def test_sweep_removes_only_abandoned_temp_folders(tmp_path):
     store = Store(tmp_path)
     live, dead, own = (store.key(SHA, "x", h) for h in ("live", "dead", "own"))

@@ -123,14 +123,31 @@ class Catalog:
             if any((root / JOURNAL).glob("*.json")):
                 self.sync()  # what shared-store workers wrote since the last open
 
+    def _lock(self) -> Any:
+        """The cross-process lock held while the catalog file is created, checked or
+        replaced (a half-created file must never look damaged to a second process)."""
+        from filelock import FileLock
+
+        locks = self.root / ".locks"
+        try:
+            locks.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create {locks}: {exc.strerror or exc}") from None
+        return FileLock(str(locks / "catalog.lock"))
+
     @_healing()
     def _open(self, check: bool) -> None:
         """Create or migrate the schema; rebuild first when the file is damaged, or missing
-        while entries exist."""
-        seen = self._identity()
-        if check and (self.path.exists() or groups(self.root)) and not self._healthy():
-            log.warning("store catalog %s is damaged or missing; rebuilding", self.path)
-            self.rebuild(seen)
+        while entries exist. Runs under the catalog lock, so two processes opening a new
+        store never see each other's half-made file."""
+        with self._lock():
+            seen = self._identity()
+            if check and (self.path.exists() or groups(self.root)) and not self._healthy():
+                log.warning("store catalog %s is damaged or missing; rebuilding", self.path)
+                self._replace(seen)
+            self._create_schema()
+
+    def _create_schema(self) -> None:
         con = self._connect()
         try:
             con.executescript(_SCHEMA)
@@ -312,20 +329,22 @@ class Catalog:
         """Replace the catalog by one built from the entry folders (the damaged file is kept
         as ``catalog.sqlite.damaged``). `seen`: the identity of the file found damaged; when
         another process has replaced it meanwhile, nothing is done (False: always rebuild)."""
-        from filelock import FileLock
+        with self._lock():
+            return self._replace(seen)
 
-        with FileLock(str(self.root / ".locks" / "catalog.lock")):
-            if seen is not False and self._identity() != seen and self._healthy():
-                return {}  # another process rebuilt it while we waited
-            new = self.path.with_name(f".{self.path.name}-rebuild-{os.getpid()}")
-            new.unlink(missing_ok=True)
-            counts = self._fill(new)
-            damaged = self.path.with_name(self.path.name + ".damaged")
-            with contextlib.suppress(FileNotFoundError):
-                os.replace(self.path, damaged)
-            for suffix in ("-wal", "-shm"):  # belong to the damaged file: never replay them
-                self.path.with_name(self.path.name + suffix).unlink(missing_ok=True)
-            os.replace(new, self.path)
+    def _replace(self, seen: tuple[int, int] | None | bool) -> dict[str, int]:
+        """`rebuild`'s work; the caller holds the catalog lock."""
+        if seen is not False and self._identity() != seen and self._healthy():
+            return {}  # another process rebuilt it while we waited
+        new = self.path.with_name(f".{self.path.name}-rebuild-{os.getpid()}")
+        new.unlink(missing_ok=True)
+        counts = self._fill(new)
+        damaged = self.path.with_name(self.path.name + ".damaged")
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(self.path, damaged)
+        for suffix in ("-wal", "-shm"):  # belong to the damaged file: never replay them
+            self.path.with_name(self.path.name + suffix).unlink(missing_ok=True)
+        os.replace(new, self.path)
         log.warning("store catalog rebuilt from the entries: %s", counts)
         return counts
 
