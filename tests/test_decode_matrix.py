@@ -339,25 +339,7 @@ def seam_videos(tmp_path_factory) -> dict[str, Path]:
     return out
 
 
-# Known bug (found when the two-rate seams met the new decoders): the full-rate signal of
-# `decode/signal.py` reads packed-B-frame AVI through ffmpeg in presentation order while the
-# PyAV backend matches frames by decode order, so exact seams land 3 frames late there; in
-# MPEG-TS/PS (streams that start after 0 s) the two timelines disagree and `auto` keeps 1 of
-# 3 cuts. To fix: the signal pass must share the probe's backend, order and time origin.
-_SIGNAL_ORDER_BUG = pytest.mark.xfail(
-    reason="full-rate signal and PyAV disagree on frame order / time origin", strict=True
-)
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=_SIGNAL_ORDER_BUG)
-        if n in ("avi_xvid_packed_bframes", "ts_h264", "ps_mpeg2")
-        else n
-        for n in SEAM_FORMATS
-    ],
-)
+@pytest.mark.parametrize("name", list(SEAM_FORMATS))
 def test_seams_equal_those_of_the_mp4(seam_videos, tmp_path, name):
     """The whole flow (decode, pixels embedding, seams, frame-exact refine) finds the same
     seams in every container as in the MP4 H.264 of the same content (issue 11)."""
@@ -378,4 +360,47 @@ def test_seams_equal_those_of_the_mp4(seam_videos, tmp_path, name):
     want = seams(seam_videos["mp4_h264"])
     got = seams(seam_videos[name])
     assert len(want) >= 3 and len(got) == len(want), (want, got)
+    np.testing.assert_allclose(got, want, atol=1.0 / 25 + 1e-3)
+
+
+@pytest.mark.parametrize("name", ["mp4_h264", "ts_h264"])
+def test_corrupt_middle_of_a_shot_invents_no_seam(seam_videos, tmp_path, name):
+    """Random bytes in the middle of a shot: the full-rate signal reports the damaged span
+    (a warning with times, and in `stats`), and neither the content detector nor the whole
+    flow puts a seam there; the real cuts are still found (issue 11, broken files)."""
+    from summarizer.config import EmbedSettings
+    from summarizer.decode.signal import scan
+    from summarizer.flow import embed_video, find_scenes, open_video
+    from summarizer.scenes.detectors.content import content_transitions
+    from summarizer.scenes.seams import SeamSettings
+    from summarizer.store import Store
+
+    if name not in seam_videos:
+        pytest.skip(f"this FFmpeg cannot write {name}")
+    clean = seam_videos[name]
+    data = bytearray(clean.read_bytes())
+    # the middle of the second shot (3.24 s to 7.36 s of 14.24 s), about 0.3 s of data
+    a, b = int(len(data) * 0.36), int(len(data) * 0.38)
+    data[a:b] = np.random.default_rng(1).integers(0, 256, b - a, dtype=np.uint8).tobytes()
+    bad = tmp_path / f"broken{clean.suffix}"
+    bad.write_bytes(bytes(data))
+    settings = SeamSettings()
+    stats = decode.DecodeStats()
+    with pytest.warns(decode.DamagedFramesWarning, match=r"broken\.\w+: .* from \d+\.\d\d s to"):
+        sig = scan(bad, stats=stats)
+    assert stats.damaged_spans and all(3.3 < s < e < 7.3 for s, e in stats.damaged_spans)
+
+    def cuts(s) -> np.ndarray:
+        tr = content_transitions(s, settings.cut_min, settings.cut_ratio, settings.dissolve_min)
+        return np.asarray([x.time_s for x in tr])
+
+    want = cuts(scan(clean))
+    assert len(want) == 3
+    np.testing.assert_allclose(cuts(sig), want, atol=1.0 / 25 + 1e-3)
+    store = Store(tmp_path / "store")
+    sample, embed = SampleSettings(), EmbedSettings(embedder="pixels")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", decode.DamagedFramesWarning)
+        ev = embed_video(open_video(bad, store, sample), sample, embed, store)
+        got = np.asarray(find_scenes(ev, settings).seams_s, dtype=float)
     np.testing.assert_allclose(got, want, atol=1.0 / 25 + 1e-3)

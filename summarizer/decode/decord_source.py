@@ -71,7 +71,10 @@ def build_index(path: Path, info: StreamInfo) -> tuple[VideoIndex, tuple[int, in
         end = float(times[-1] + times[-1] / max(n - 1, 1))
     times.setflags(write=False)
     native = (int(first.shape[1]), int(first.shape[0]))
-    return VideoIndex(times, end, keys or (0,), info, t0), native
+    # decord's times count from the stream's start time, not in stream time: PyAV (which
+    # takes over, and the full-rate signal) matches its frames by stream time, so the
+    # origin is the stream time of the first frame as the probe decoded it.
+    return VideoIndex(times, end, keys or (0,), info, info.start_s), native
 
 
 class _Cursor:

@@ -21,8 +21,14 @@ All values are float32 in [0, 1] (``blend`` is capped at 2); a value that needs 
 beyond either end of the video is 0 (``blend``: 1). `FrameSignal` holds them as arrays, so
 the store can keep them and detection can run again without decoding (the Seams page).
 
-Decoding uses PyAV with frame threading; ``on_frames`` sees every chunk of tiny uint8 frames
-as it goes (TransNetV2 runs on the same pass this way).
+Frames are those of the probe's frame index (`summarizer.decode.probing`), decoded by PyAV
+with frame threads and scaled in an FFmpeg filter graph: the same numbering, order and time
+origin as the sampled frames whatever the container (MPEG-TS/PS streams that start after
+0 s, AVI with packed B-frames, MP4 with an edit list), so full-rate seams fall on the frames
+the sampled ones name. Frames that do not decode are reported (a `DamagedFramesWarning`
+with times) and left out: the frame after such a gap gets no step features (``diff``,
+``hist``, ``back`` are 0), so damage invents no cut. ``on_frames`` sees every chunk of tiny
+uint8 frames as it goes (TransNetV2 runs on the same pass this way).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from summarizer.decode.source import DecodeStats
 from summarizer.errors import InputError
 
 SIZE = (48, 27)  # (width, height) of the tiny frames
@@ -42,7 +49,9 @@ CHUNK = 256  # frames per chunk
 FLASH_FRAMES = 4  # a change that comes back within this many frames is a flash
 SPAN_S = 0.5  # half-width (s) of the dissolve test
 HIST_BINS = 4  # per RGB channel
-VERSION = 2  # bump when a feature changes (part of a store key)
+REPAIR_S = 1.0  # a key frame this soon after damage repairs the picture (no cut there)
+REPAIR = 0.75  # a key frame after damage this much closer to the picture before it: repair
+VERSION = 3  # bump when a feature changes (part of a store key)
 
 FrameHook = Callable[[np.ndarray, np.ndarray], None]  # (times_s (n,), frames uint8 (n,h,w,3))
 
@@ -122,9 +131,16 @@ class _Reducer:
             k: [] for k in ("luma", "contrast", "diff", "hist", "back", "span", "blend")
         }
         self.done = {"back": 0, "span": 0}  # frames whose delayed features are final
+        self.quiet: list[np.ndarray] = []  # frames whose steps come from damage
+        self.count = 0  # frames added
 
-    def add(self, frames: np.ndarray, final: bool = False) -> None:
+    def add(self, frames: np.ndarray, final: bool = False, quiet: np.ndarray | None = None) -> None:
+        """Reduce the next `frames`; `quiet` (bool per frame): the steps into these frames
+        come from damage, not from the content (their diff, hist and back are 0)."""
         n_new = len(frames)
+        if quiet is not None and np.any(quiet):
+            self.quiet.append(self.count + np.flatnonzero(quiet))
+        self.count += n_new
         # Differences on 2x2 block means (24x13): as telling, 4x cheaper.
         x = (
             frames[:, : 2 * (SIZE[1] // 2)]
@@ -205,10 +221,15 @@ class _Reducer:
             self.done["span"] = z
 
     def result(self) -> dict[str, np.ndarray]:
-        return {
+        out = {
             k: (np.concatenate(v).astype(np.float32) if v else np.zeros(0, np.float32))
             for k, v in self.out.items()
         }
+        if self.quiet:
+            q = np.concatenate(self.quiet)
+            for k in ("diff", "hist", "back"):
+                out[k][q] = 0.0
+        return out
 
 
 def signal_from_frames(
@@ -230,126 +251,118 @@ def signal_from_frames(
 # --------------------------------------------------------------------------- decoding
 
 
-def _ffmpeg() -> str | None:
-    """An ffmpeg binary: the system's, else imageio-ffmpeg's (None: decode with PyAV)."""
-    import shutil
+def _reader(p: Path):
+    """The probe's source of `p` (`summarizer.decode.probing.open_video`, cached), read
+    through PyAV: the same frame index, numbering and time origin as the sampled frames."""
+    from summarizer.decode import probing
+    from summarizer.decode.pyav_source import PyAVSource
 
-    found = shutil.which("ffmpeg")
-    if found:
-        return found
+    src = probing.open_video(p)
+    if not isinstance(src, PyAVSource):
+        src = src.fallback()  # decord's index, decoded by PyAV (frames matched by time)
+    if not isinstance(src, PyAVSource):
+        raise InputError(f"{p.name}: not a video file")
+    return src
+
+
+class _Tiny:
+    """Decoded frame -> tiny RGB (`SIZE`, area average in an FFmpeg filter graph), noting
+    for each whether the decoder flagged it corrupt and whether it is a key frame."""
+
+    def __init__(self, info):
+        from summarizer.decode.pyav_source import FrameConverter
+
+        self.convert = FrameConverter(info, SIZE, flags="area")
+        self.corrupt: list[bool] = []
+        self.key: list[bool] = []
+
+    def __call__(self, frame) -> np.ndarray:
+        self.corrupt.append(bool(frame.is_corrupt))
+        self.key.append(bool(frame.key_frame))
+        return self.convert(frame)
+
+    def take(self, n: int) -> tuple[list[bool], list[bool]]:
+        """The flags of the next `n` frames delivered."""
+        c, k = self.corrupt[:n], self.key[:n]
+        del self.corrupt[:n], self.key[:n]
+        return c, k
+
+
+class _Quiet:
+    """Which frames' steps damage would invent (a cut that is not in the content).
+
+    Damage is frames that did not decode (a gap in the frame numbers), a frame flagged
+    corrupt, and, in a constant-rate stream whose frames are matched by time (`timed`), a
+    hole in the frame times (packets the demuxer dropped, as in a damaged MPEG-TS: no frame
+    number is missing, the index never had them; in AVI the times are frame numbers and
+    packed B-frames leave holes of their own).
+    Quiet are the first frame after a gap or hole, a corrupt frame and the one after it, and
+    the first key frame after damage when it looks like a repair: the frames between are
+    decoded from damaged references and the picture snaps back at the key frame. It is taken
+    for a repair when it comes within `REPAIR_S` of the damage, or when it is closer to the
+    last clean frame before the damage than `REPAIR` times its own step (a cut is as far
+    from both). So a real cut on a key frame within `REPAIR_S` after damage is lost with it;
+    cuts elsewhere still show.
+    """
+
+    def __init__(self, times: np.ndarray, timed: bool = True) -> None:
+        self.prev = -1  # index of the last frame delivered
+        self.prev_t = np.nan
+        self.prev_bad = False
+        self.clean: np.ndarray | None = None  # last frame before damage not yet repaired
+        self.last: np.ndarray | None = None  # the frame before the current one
+        self.since = -np.inf  # time of the last damaged frame
+        steps = np.diff(times)
+        step = float(np.median(steps)) if len(steps) else 0.0
+        regular = timed and step > 0 and float(np.mean(np.abs(steps - step) <= 0.05 * step)) >= 0.95
+        self.hole = 1.5 * step if regular else np.inf  # a longer step is a hole
+
+    def __call__(
+        self,
+        idx: np.ndarray,
+        times: np.ndarray,
+        frames: np.ndarray,
+        corrupt: list[bool],
+        key: list[bool],
+    ) -> np.ndarray:
+        out = np.zeros(len(idx), dtype=bool)
+        for j, (k, t, bad, kf) in enumerate(
+            zip(idx.tolist(), times.tolist(), corrupt, key, strict=True)
+        ):
+            f = frames[j].astype(np.float32)
+            gap = self.prev >= 0 and (k > self.prev + 1 or t - self.prev_t > self.hole)
+            damaged = bad or self.prev_bad or gap
+            if damaged and self.clean is None and self.last is not None and not self.prev_bad:
+                self.clean = self.last  # the picture before the damage
+            if kf and not damaged and self.clean is not None:
+                back = float(np.abs(f - self.clean).mean())
+                step = float(np.abs(f - self.last).mean()) if self.last is not None else 0.0
+                out[j] = t - self.since <= REPAIR_S or back < REPAIR * step  # a snap back
+                self.clean = None
+            if damaged:
+                self.since = t
+            out[j] |= damaged
+            self.prev, self.prev_t, self.prev_bad, self.last = k, t, bad, f
+        return out
+
+
+def _frames(reader, chunk: int, stats):
+    """Chunks of (times, tiny uint8 frames, `_Quiet` mask) of every frame that decodes.
+
+    PyAV decodes with frame threads; frames are matched to the probe's index as the sampled
+    ones are, and frames that do not decode are reported (a `DamagedFramesWarning` with
+    times, and in `stats`)."""
+    from summarizer.decode.source import DamageLog
+
+    index = reader.index
+    damage = DamageLog(reader.path.name, index, stats)
+    tiny, quiet = _Tiny(index.info), _Quiet(index.times, not index.ordered)
     try:
-        import imageio_ffmpeg
-
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except (ImportError, RuntimeError):
-        return None
-
-
-def _stream_info(p: Path) -> tuple[float, np.ndarray]:
-    """(fps, presentation times of every frame from the packets, sorted), without decoding."""
-    import av
-
-    try:
-        container = av.open(str(p))
-    except (av.error.FFmpegError, OSError) as exc:
-        raise InputError(f"{p.name}: cannot be read as a video ({exc})") from None
-    with container:
-        if not container.streams.video:
-            raise InputError(f"{p.name}: has no video stream")
-        stream = container.streams.video[0]
-        rate = stream.average_rate or stream.guessed_rate
-        fps = float(rate) if rate else 25.0
-        tb = float(stream.time_base) if stream.time_base else 1.0 / fps
-        pts = []
-        try:
-            for packet in container.demux(stream):
-                if packet.pts is not None and packet.size:
-                    pts.append(packet.pts)
-        except av.error.FFmpegError:
-            pass  # truncated: the packets read so far
-    return fps, np.sort(np.asarray(pts, dtype=np.float64)) * tb
-
-
-def _frames_ffmpeg(exe: str, p: Path, chunk: int):
-    """Chunks of tiny uint8 frames from an ffmpeg pipe (decoding and scaling in ffmpeg's
-    own threads, in another process, while the features are computed here)."""
-    import subprocess
-
-    w, h = SIZE
-    cmd = [exe, "-nostdin", "-v", "error", "-i", str(p), "-map", "0:v:0", "-fps_mode",
-           "passthrough", "-vf", f"scale={w}:{h}:flags=area", "-f", "rawvideo",
-           "-pix_fmt", "rgb24", "-"]  # fmt: skip
-    size = w * h * 3
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
-        assert proc.stdout is not None and proc.stderr is not None
-        while True:
-            data = proc.stdout.read(size * chunk)
-            n = len(data) // size
-            if n:
-                yield np.frombuffer(data[: n * size], dtype=np.uint8).reshape(n, h, w, 3)
-            if len(data) < size * chunk:
-                break
-        err = proc.stderr.read().decode(errors="replace").strip()
-        if proc.wait() != 0 and err and not n:
-            raise InputError(f"{p.name}: cannot be decoded ({err.splitlines()[-1]})")
-
-
-def _frames_pyav(p: Path, chunk: int):
-    """The same chunks decoded with PyAV (when no ffmpeg binary is at hand)."""
-    import av
-
-    w, h = SIZE
-    batch: list[np.ndarray] = []
-    with av.open(str(p)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        try:
-            for frame in container.decode(stream):
-                batch.append(frame.to_ndarray(width=w, height=h, format="rgb24"))
-                if len(batch) >= chunk:
-                    yield np.stack(batch)
-                    batch = []
-        except av.error.FFmpegError:
-            pass  # a truncated file: the frames decoded so far
-    if batch:
-        yield np.stack(batch)
-
-
-def _prefetch(chunks, depth: int = 4):
-    """Iterate `chunks` with a reader thread `depth` chunks ahead (decoding overlaps the
-    features; reading a pipe and numpy release the GIL)."""
-    import contextlib
-    import queue
-    import threading
-
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    end = object()
-
-    def work() -> None:
-        try:
-            for c in chunks:
-                if stop.is_set():
-                    break
-                q.put(c)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            q.put(exc)
-        finally:
-            q.put(end)
-
-    thread = threading.Thread(target=work, daemon=True, name="signal-decode")
-    thread.start()
-    try:
-        while (item := q.get()) is not end:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+        every = np.arange(len(index.times))
+        for b in reader.decode(every, SIZE, chunk, damage, True, convert=tiny):
+            yield b.times_s, b.images, quiet(b.indices, b.times_s, b.images, *tiny.take(len(b)))
     finally:
-        stop.set()
-        while thread.is_alive():  # let the reader finish (it may block on a full queue)
-            with contextlib.suppress(queue.Empty):
-                q.get(timeout=0.1)
-        thread.join()
+        damage.flush()
 
 
 def scan(
@@ -358,34 +371,34 @@ def scan(
     on_frames: FrameHook | None = None,
     progress: Callable[[int, int], None] | None = None,
     chunk: int = CHUNK,
+    stats: DecodeStats | None = None,
 ) -> FrameSignal:
     """Decode every frame of the video at `path` tiny and return its `FrameSignal`.
 
-    Frames come from an ffmpeg pipe (PyAV without an ffmpeg binary); times from the stream's
-    packets (evenly spaced from the first when their count does not match the frames').
+    Frames and times are those of the probe's frame index (`summarizer.decode.probing`):
+    a frame's time here is its time in the sampled frames (same origin, same order), so
+    full-rate seams and sampled frames agree in every container.
     on_frames: called with (times, uint8 (n, 27, 48, 3) frames) for every chunk, in order.
     progress: ``progress(frames done, frames expected)`` after every chunk.
+    stats: filled with the damaged spans (frames that did not decode, also warned about).
     """
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{p.name}: not a video file")
-    fps, pts = _stream_info(p)
-    exe = _ffmpeg()
-    chunks = _prefetch(_frames_ffmpeg(exe, p, chunk) if exe else _frames_pyav(p, chunk))
+    reader = _reader(p)
+    fps, total = float(reader.index.fps), len(reader.index.times)
     red = _Reducer(max(1, round(fps * SPAN_S)))
+    times: list[np.ndarray] = []
     done = 0
-    first = float(pts[0]) if len(pts) else 0.0
-    for frames in chunks:
-        idx = np.arange(done, done + len(frames))
-        t = np.where(idx < len(pts), pts[np.minimum(idx, max(len(pts) - 1, 0))], first + idx / fps)
+    for t, frames, quiet in _frames(reader, chunk, stats):
         if on_frames is not None:
             on_frames(t, frames)
-        red.add(frames)
+        red.add(frames, quiet=quiet)
+        times.append(t)
         done += len(frames)
         if progress is not None:
-            progress(done, max(len(pts), done))
+            progress(done, max(total, done))
     red.add(np.zeros((0, SIZE[1], SIZE[0], 3), np.uint8), final=True)
     if done == 0:
         raise InputError(f"{p.name}: no video frames could be decoded")
-    times = pts if len(pts) == done else first + np.arange(done) / fps
-    return FrameSignal(np.asarray(times, dtype=np.float64), **red.result(), fps=fps, lag=red.lag)
+    return FrameSignal(np.concatenate(times), **red.result(), fps=fps, lag=red.lag)

@@ -197,7 +197,7 @@ class DamageLog:
         self.stats = stats
         self.spans: list[tuple[int, int]] = []  # [first, last] frame indices
         self._open: list[int] | None = None
-        self._count = 0  # damaged frames in the open span (it may hold good ones between)
+        self._frames: set[int] = set()  # damaged frames of the open span (good ones between)
         # damage less than half a second apart is one span (one warning)
         self.merge_gap = max(2, int(round(index.fps * 0.5)))
 
@@ -206,13 +206,17 @@ class DamageLog:
         last = first if last is None else last
         if last < first:
             return
-        if self._open is not None and first <= self._open[1] + self.merge_gap:
-            self._count += max(0, last - max(first - 1, self._open[1]))
-            self._open[1] = max(self._open[1], last)
+        if self._open is not None and (
+            first <= self._open[1] + self.merge_gap and last >= self._open[0] - self.merge_gap
+        ):
+            # Decoders report damage out of order (a rejected packet is a later frame in
+            # decode order than the frames that then never come out): the span grows both ways.
+            self._open = [min(self._open[0], first), max(self._open[1], last)]
+            self._frames.update(range(first, last + 1))
             return
         self.flush()
         self._open = [first, last]
-        self._count = last - first + 1
+        self._frames = set(range(first, last + 1))
 
     def flush(self) -> None:
         if self._open is None:
@@ -225,7 +229,7 @@ class DamageLog:
         self.spans.append((first, last))
         if self.stats is not None:
             self.stats.damaged_spans.append((start, end))
-        count = self._count
+        count = len(self._frames)
         warnings.warn(
             DamagedFramesWarning(
                 f"{self.name}: {count} frame{'s' * (count > 1)} from {start:.2f} s to "
