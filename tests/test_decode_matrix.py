@@ -404,3 +404,54 @@ def test_corrupt_middle_of_a_shot_invents_no_seam(seam_videos, tmp_path, name):
         ev = embed_video(open_video(bad, store, sample), sample, embed, store)
         got = np.asarray(find_scenes(ev, settings).seams_s, dtype=float)
     np.testing.assert_allclose(got, want, atol=1.0 / 25 + 1e-3)
+
+
+SIGNAL_CLIPS = [
+    "mp4_h264_cfr",
+    "mp4_h264_vfr",
+    "mp4_start_offset",
+    "avi_xvid_packed_bframes",
+    "ts_h264",
+    "ps_mpeg2",
+    "gif",
+    "interlaced_tff",
+    "rotated_90",
+]
+
+
+@pytest.mark.parametrize("name", SIGNAL_CLIPS)
+def test_signal_frames_are_the_sampled_frames(clips, tmp_path, name):
+    """The full-rate signal (`decode.signal.scan`) numbers, orders and times every frame as
+    the sampled frames do, whatever the backend (decord's index read by PyAV), container
+    (TS/PS start after 0 s, packed B-frames in AVI) or time origin (an MP4 whose stream
+    starts at 1 s, which decord counts from 0): its n-th frame is the sampled frame n."""
+    from PIL import Image
+
+    from summarizer.decode.signal import SIZE, scan
+
+    if name == "mp4_start_offset" and "mp4_h264_cfr" in clips:
+        path = tmp_path / "offset.mp4"
+        run_ffmpeg("-loglevel", "error", "-i", str(clips["mp4_h264_cfr"]), "-c", "copy",
+                   "-output_ts_offset", "1.0", str(path))  # fmt: skip
+    elif name in clips:
+        path = clips[name]
+    else:
+        pytest.skip(f"this FFmpeg cannot write {name}")
+    tiny: list[np.ndarray] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", decode.DecodeWarning)  # a clean file warns of nothing
+        sig = scan(path, on_frames=lambda t, f: tiny.append(f))
+        dense = list(decode.iter_frames(path, SampleSettings(fps=None, short_side=4096)))
+    times = np.concatenate([b.times_s for b in dense])
+    np.testing.assert_array_equal(sig.times_s, times)
+    assert len(sig) == decode.probe(path).frame_count
+    small = np.concatenate(tiny)
+    images = np.concatenate([b.images for b in dense])
+    ref = np.stack([np.asarray(Image.fromarray(im).resize(SIZE, Image.BOX)) for im in images])
+    for k in np.linspace(1, len(ref) - 2, 6).astype(int):
+        db = psnr(small[k], ref[k])
+        assert db >= 25 and db > max(psnr(small[k], ref[k - 1]), psnr(small[k], ref[k + 1])), (
+            name,
+            k,
+            db,
+        )
