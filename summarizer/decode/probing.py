@@ -4,10 +4,12 @@ Nothing a demuxer says is trusted unchecked. The container is opened with PyAV (
 FFmpeg) and its first frame decoded: that gives the display transform (rotation side data,
 sample aspect ratio), whether it is interlaced, and the header's frame count and duration.
 decord reads the file when it is a container decord handles (MP4/MOV, Matroska/WebM, AVI),
-progressive, and decord's figures agree with the container: frame count within a frame,
-duration within two frames, times finite and in order, a sane rate. Otherwise (MPEG-TS/PS,
-raw streams, GIF, FLV, AVI with B-frames whose times decord invents, a truncated file,
-interlaced video) PyAV reads it. The chosen backend is recorded in `Probe.backend`.
+progressive, 8-bit, square pixels, and decord's figures agree with the container: frame
+count within a frame, duration within two frames, times finite and in order, a sane rate.
+Otherwise (MPEG-TS/PS, raw streams, GIF, FLV, AVI with B-frames whose times decord invents,
+a truncated file, interlaced video, 10-bit and anamorphic video, whose pixels decord's own
+FFmpeg converts differently: about 34 dB from FFmpeg's against PyAV's exact match) PyAV
+reads it. The chosen backend is recorded in `Probe.backend`.
 
 Files that cannot be used get one `InputError` line saying why: missing, empty, a single
 image, only audio, no frames, not a video or corrupt, an MP4 whose index is missing.
@@ -157,7 +159,21 @@ def _decord_unfit(info: StreamInfo) -> str | None:
         return "interlaced: deinterlaced by PyAV"
     if info.container == "avi" and info.b_frames:
         return "AVI with B-frames: decord invents their times"
+    if _bits(info.pix_fmt) > 8:
+        return f"{info.pix_fmt}: decord's conversion to 8 bits differs from FFmpeg's"
+    if abs(info.sample_aspect - 1.0) > 1e-3:
+        return "anamorphic: decord's stretch to the display size differs from FFmpeg's"
     return None
+
+
+def _bits(pix_fmt: str) -> int:
+    """Bits per component of a pixel format (8 when unknown)."""
+    import av
+
+    try:
+        return max((c.bits for c in av.VideoFormat(pix_fmt).components), default=8)
+    except (ValueError, TypeError, av.FFmpegError):
+        return 8
 
 
 def disagreement(n: int, end_s: float, info: StreamInfo) -> str | None:
