@@ -19,7 +19,7 @@ import numpy as np
 
 from summarizer.data import FrameBatch
 from summarizer.decode.indexed import BackendFailed, IndexedSource
-from summarizer.decode.source import DamageLog, StreamInfo, VideoIndex, make_batch, ramp
+from summarizer.decode.source import Batcher, DamageLog, StreamInfo, VideoIndex
 
 # Seeking costs about as much as skipping this many frames (measured: ~18 ms per seek
 # against ~0.75 ms per skipped 640x360 H.264 frame); seek only when it saves more.
@@ -142,7 +142,6 @@ class DecordSource(IndexedSource):
     ) -> Iterator[FrameBatch]:
         times, n = self.index.times, len(self.index.times)
         w, h = size
-        done = -1
         try:
             vr = _reader(self.path, *((w, h) if (w, h) != self.native else (-1, -1)))
             cur = _Cursor(vr, self.index.keys)
@@ -152,32 +151,23 @@ class DecordSource(IndexedSource):
             raise
         except Exception as exc:
             raise BackendFailed(-1, f"decord failed ({type(exc).__name__})") from None
-        images: list[np.ndarray] = []
-        idxs: list[int] = []
-        sizes = ramp(batch)
-        cap = next(sizes)
+        out = Batcher(times, batch)
         try:
             for target in wanted:
                 target = int(target)
                 if target < cur.pos:
                     continue
                 cur.goto(target)
-                images.append(cur.take())
-                idxs.append(target)
-                if len(images) >= cap:
-                    yield make_batch(times, idxs, images)
-                    done = idxs[-1]
-                    images, idxs = [], []
-                    cap = next(sizes)
+                if (full := out.add(target, cur.take())) is not None:
+                    yield full
             if tail and cur.pos < n:
                 cur.goto(n - 1)
                 cur.take()
         except GeneratorExit:
             raise
         except Exception as exc:  # StopIteration (data ends early) or DECORDError (corrupt)
-            if images:
-                yield make_batch(times, idxs, images)
-                done = idxs[-1]
-            raise BackendFailed(done, f"decord stopped ({type(exc).__name__})") from None
-        if images:
-            yield make_batch(times, idxs, images)
+            if (rest := out.flush()) is not None:
+                yield rest
+            raise BackendFailed(out.done, f"decord stopped ({type(exc).__name__})") from None
+        if (rest := out.flush()) is not None:
+            yield rest

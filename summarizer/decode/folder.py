@@ -22,7 +22,7 @@ from summarizer.decode.sampling import (
     select_indices,
     target_size,
 )
-from summarizer.decode.source import DecodeStats, UnreadableImageWarning, batch_cap, ramp
+from summarizer.decode.source import Batcher, DecodeStats, UnreadableImageWarning, batch_cap
 from summarizer.errors import InputError
 
 IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp"})
@@ -165,11 +165,8 @@ class FolderSource:
         if len(sel) == 0:
             raise InputError(f"{folder}: no images in the time range asked for")
         size = target_size(*_folder_size(folder, info.files), settings.short_side)
-        images: list[np.ndarray] = []
-        idxs: list[int] = []
+        out = Batcher(info.times, batch_cap(settings.batch_frames, size))
         produced = 0
-        sizes = ramp(batch_cap(settings.batch_frames, size))
-        cap = next(sizes)
         for i in sel:
             f = info.files[int(i)]
             try:
@@ -184,20 +181,17 @@ class FolderSource:
                     stats.skipped += 1
                     stats.skipped_files.append(f.name)
                 continue
-            images.append(img)
-            idxs.append(int(i))
-            if len(images) >= cap:
-                produced += len(images)
-                if stats is not None:
-                    stats.frames += len(images)
-                yield _batch(info, idxs, images)
-                images, idxs = [], []
-                cap = next(sizes)
-        if images:
-            produced += len(images)
+            if (full := out.add(int(i), img)) is None:
+                continue
+            produced += len(full)
             if stats is not None:
-                stats.frames += len(images)
-            yield _batch(info, idxs, images)
+                stats.frames += len(full)
+            yield full
+        if (rest := out.flush()) is not None:
+            produced += len(rest)
+            if stats is not None:
+                stats.frames += len(rest)
+            yield rest
         if produced == 0:
             raise InputError(f"no readable image in {folder}")
 
@@ -218,10 +212,3 @@ class FolderSource:
         return FrameBatch(
             times_s=info.times[ask].astype(np.float64), indices=ask.copy(), images=images
         )
-
-
-def _batch(info: _Listing, idxs: list[int], images: list[np.ndarray]) -> FrameBatch:
-    ii = np.asarray(idxs, dtype=np.int64)
-    return FrameBatch(
-        times_s=info.times[ii].astype(np.float64), indices=ii, images=np.stack(images)
-    )

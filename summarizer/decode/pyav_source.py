@@ -28,7 +28,7 @@ import numpy as np
 
 from summarizer.data import FrameBatch
 from summarizer.decode.indexed import IndexedSource
-from summarizer.decode.source import DamageLog, StreamInfo, VideoIndex, make_batch, ramp
+from summarizer.decode.source import Batcher, DamageLog, StreamInfo, VideoIndex
 from summarizer.errors import InputError
 
 # Seeking costs about as much as decoding this many frames; seek only when it saves more.
@@ -325,10 +325,7 @@ class PyAVSource(IndexedSource):
             return
         convert = convert or FrameConverter(idx.info, size)
         keys = sorted(idx.keys)
-        sizes = ramp(batch)
-        cap = next(sizes)
-        images: list[np.ndarray] = []
-        idxs: list[int] = []
+        out = Batcher(times, batch)
         pos = 0  # next wanted position
         last = [-1]  # last frame matched (boxed: `_frames` reads it)
         seekable = not idx.ordered
@@ -391,18 +388,14 @@ class PyAVSource(IndexedSource):
                 while pos < len(want) and want[pos] < k:
                     pos += 1  # a wanted frame that did not decode (damage)
                 if pos < len(want) and want[pos] == k:
-                    images.append(convert(fr))
-                    idxs.append(k)
                     pos += 1
-                    if len(images) >= cap:
-                        yield make_batch(times, idxs, images)
-                        images, idxs = [], []
-                        cap = next(sizes)
+                    if (full := out.add(k, convert(fr))) is not None:
+                        yield full
         end = n - 1 if tail else (int(want[-1]) if len(want) else -1)
         if last[0] < end and not (idx.missing_s > 0 and last[0] >= n - 1 - self._cut_slack()):
             damage.add(last[0] + 1, end)  # the data ends (or breaks) before these
-        if images:
-            yield make_batch(times, idxs, images)
+        if (rest := out.flush()) is not None:
+            yield rest
 
     def _cut_slack(self) -> int:
         """Frames at the cut of a truncated file that may not decode (their references or

@@ -181,6 +181,42 @@ def make_batch(times: np.ndarray, idxs: Sequence[int], images: list[np.ndarray])
     return FrameBatch(times_s=times[ii].astype(np.float64), indices=ii, images=np.stack(images))
 
 
+class Batcher:
+    """Frames decoded one by one -> `FrameBatch`es of `ramp` sizes (what every backend does
+    between its decoder and the consumer).
+
+    ``add`` returns a full batch (else None); ``flush`` the rest (None when empty);
+    ``done`` is the index of the last frame handed out in a batch (-1 before any).
+    """
+
+    def __init__(self, times: np.ndarray, batch: int):
+        self.times = times
+        self.sizes = ramp(batch)
+        self.cap = next(self.sizes)
+        self.images: list[np.ndarray] = []
+        self.idxs: list[int] = []
+        self.done = -1
+
+    def add(self, index: int, image: np.ndarray) -> FrameBatch | None:
+        self.images.append(image)
+        self.idxs.append(int(index))
+        if len(self.images) < self.cap:
+            return None
+        self.cap = next(self.sizes)
+        return self.flush()
+
+    def flush(self) -> FrameBatch | None:
+        if not self.images:
+            return None
+        out = make_batch(self.times, self.idxs, self.images)
+        self.done = self.idxs[-1]
+        self.images, self.idxs = [], []
+        return out
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
 def empty_batch(size: tuple[int, int]) -> FrameBatch:
     w, h = size
     return FrameBatch(
