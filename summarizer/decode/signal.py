@@ -26,8 +26,9 @@ with frame threads and scaled in an FFmpeg filter graph: the same numbering, ord
 origin as the sampled frames whatever the container (MPEG-TS/PS streams that start after
 0 s, AVI with packed B-frames, MP4 with an edit list), so full-rate seams fall on the frames
 the sampled ones name. Frames that do not decode are reported (a `DamagedFramesWarning`
-with times) and left out: the frame after such a gap gets no step features (``diff``,
-``hist``, ``back`` are 0), so damage invents no cut. ``on_frames`` sees every chunk of tiny
+with times) and left out; where damage would make a step (the frame after the gap, a
+corrupt frame, the key frame where the picture snaps back: `_Quiet`) ``diff``, ``hist`` and
+``back`` are 0, so damage invents no cut. ``on_frames`` sees every chunk of tiny
 uint8 frames as it goes (TransNetV2 runs on the same pass this way).
 """
 
@@ -288,6 +289,11 @@ class _Tiny:
         return c, k
 
 
+def _mad1(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean absolute difference of two uint8 frames."""
+    return float(np.abs(a.astype(np.float32) - b.astype(np.float32)).mean())
+
+
 class _Quiet:
     """Which frames' steps damage would invent (a cut that is not in the content).
 
@@ -329,14 +335,14 @@ class _Quiet:
         for j, (k, t, bad, kf) in enumerate(
             zip(idx.tolist(), times.tolist(), corrupt, key, strict=True)
         ):
-            f = frames[j].astype(np.float32)
+            f = frames[j]  # uint8; as float only where compared
             gap = self.prev >= 0 and (k > self.prev + 1 or t - self.prev_t > self.hole)
             damaged = bad or self.prev_bad or gap
             if damaged and self.clean is None and self.last is not None and not self.prev_bad:
                 self.clean = self.last  # the picture before the damage
             if kf and not damaged and self.clean is not None:
-                back = float(np.abs(f - self.clean).mean())
-                step = float(np.abs(f - self.last).mean()) if self.last is not None else 0.0
+                back = _mad1(f, self.clean)
+                step = _mad1(f, self.last) if self.last is not None else 0.0
                 out[j] = t - self.since <= REPAIR_S or back < REPAIR * step  # a snap back
                 self.clean = None
             if damaged:
