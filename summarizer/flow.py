@@ -172,16 +172,21 @@ def embed_video(
     embed: EmbedSettings,
     store: Store,
     progress: Progress | None = None,
+    *,
+    signal: bool = False,
 ) -> EmbeddedVideo:
     """Frame embeddings + thumbnails of `ref`, from the store or computed and saved.
 
+    signal: also reduce the full-rate frame signal from the same decode pass
+        (`summarizer.decode.onepass`), for `find_scenes` in this process: the seams stage
+        then needs no second decode of the video.
     Raises `InputError` when no frame is sampled (nothing is written then).
     """
     key = embed_key(store, ref.sha256, sample, embed)
     t0 = time.perf_counter()
     res, hit = store.get_or_compute(
         key,
-        lambda out: _compute_embedding(ref, sample, embed, out, progress, t0),
+        lambda out: _compute_embedding(ref, sample, embed, out, progress, t0, signal),
         valid=_valid_embedding,
         settings=_run_settings(sample, embed),
     )
@@ -224,8 +229,11 @@ def _compute_embedding(
     out: ResultWriter,
     progress: Progress | None,
     t0: float,
+    signal: bool = False,
 ) -> dict[str, Any]:
-    """Decode, embed and thumbnail `ref` into `out` batch by batch; returns the metadata."""
+    """Decode, embed and thumbnail `ref` into `out` batch by batch; returns the metadata.
+    With `signal`, the full-rate signal comes from the same pass where it can (then kept
+    for `find_scenes`, `summarizer.scenes.find.remember_signal`)."""
     from summarizer import decode as video_mod
     from summarizer.decode.thumbnails import Thumbnailer
     from summarizer.embed import get_embedder
@@ -236,7 +244,16 @@ def _compute_embedding(
     embed_s = thumb_s = 0.0
     done = 0
     dim = 0
-    with Prefetch(lambda: video_mod.iter_frames(ref.path, sample), QUEUE_BATCHES) as frames:
+    one = None
+    if signal and ref.kind == "video":
+        from summarizer.decode.onepass import sample_with_signal
+
+        one = sample_with_signal(ref.path, sample)
+
+    def source():
+        return one[0] if one is not None else video_mod.iter_frames(ref.path, sample)
+
+    with Prefetch(source, QUEUE_BATCHES) as frames:
         embedder = get_embedder(embed)  # loads while the first batches decode
         load_s = time.perf_counter() - t0
         batch: FrameBatch
@@ -265,6 +282,10 @@ def _compute_embedding(
                 f"{ref.name}: no frames were sampled (check --start/--end and --fps against "
                 f"the video's {ref.probe.duration_s:.2f} s)"
             )
+        if one is not None and (sig := one[1].result()) is not None:
+            from summarizer.scenes.find import remember_signal
+
+            remember_signal(ref.path, sig)
         timings = {
             "wall_s": time.perf_counter() - t0,
             "model_load_s": load_s,

@@ -1,0 +1,159 @@
+"""One decode pass for both rates: the sampled frames and the full-rate signal.
+
+The seams stage needs every frame, tiny (`summarizer.decode.signal`), and the embedding
+stage the sampled frames at model size. Decoding the video twice for them cost as much as
+the rest of ``keyframe-atlas seams`` together, so `sample_with_signal` decodes it once with
+PyAV over the probe's frame index (the frame numbers, times and sampled frames of
+`summarizer.decode.iter_frames`) and reduces every decoded frame, tiny, on the way (the same
+area scale and reduction as `signal.scan`).
+
+The pass gives a signal only when it saw every frame of a clean stream in order: the whole
+video is sampled (no --start/--end), the sampled frames are close enough that the decoder
+never seeks, and no frame is damaged, missing, rotated or interlaced. Otherwise the sampled
+frames are still right and the signal is None: `signal.scan` computes it (with its damage
+handling) when a detector asks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from summarizer.config import SampleSettings
+from summarizer.data import FrameBatch
+from summarizer.decode.sampling import select_indices
+
+
+class SignalTap:
+    """Every decoded frame -> tiny RGB -> the signal reducer; `result()` is the
+    `FrameSignal`, or None when a frame was missed (see the module docstring)."""
+
+    def __init__(self, index, match):
+        from summarizer.decode import signal
+
+        self.sig = signal
+        self.index = index
+        self.match = match  # (frame time, last index) -> index (the source's own matching)
+        self.red = signal._Reducer(max(1, round(self.fps * signal.SPAN_S)))
+        self.chunk: list[np.ndarray] = []
+        self.prev = -1
+        self.ok = True
+        self.graph = None
+        self.shape: tuple = ()
+
+    @property
+    def fps(self) -> float:
+        return float(self.index.fps) if self.index.fps > 0 else 25.0
+
+    def _tiny(self, frame) -> np.ndarray:
+        """``scale=48:27:flags=area,format=rgb24`` in an FFmpeg filter graph (signal.scan's)."""
+        import av.filter
+
+        shape = (frame.width, frame.height, frame.format.name)
+        if self.graph is None or shape != self.shape:
+            g = av.filter.Graph()
+            src = g.add_buffer(
+                width=frame.width,
+                height=frame.height,
+                format=frame.format.name,
+                time_base=frame.time_base or Fraction(1, 1000),
+            )
+            w, h = self.sig.SIZE
+            scale = g.add("scale", f"{w}:{h}:flags=area")
+            fmt = g.add("format", "rgb24")
+            sink = g.add("buffersink")
+            src.link_to(scale)
+            scale.link_to(fmt)
+            fmt.link_to(sink)
+            g.configure()
+            self.graph, self.shape = g, shape
+        self.graph.push(frame)
+        return self.graph.pull().to_ndarray()
+
+    def __call__(self, frame) -> None:
+        if not self.ok:
+            return
+        k = self.match(frame.time, self.prev)
+        if k <= self.prev:
+            return  # a frame the source skips too (a repeat)
+        if k != self.prev + 1 or frame.is_corrupt:
+            self.ok = False  # a gap or damage: leave the signal to `signal.scan`
+            self.chunk = []
+            return
+        self.prev = k
+        self.chunk.append(self._tiny(frame))
+        if len(self.chunk) >= self.sig.CHUNK:
+            self.red.add(np.stack(self.chunk))
+            self.chunk = []
+
+    def result(self):
+        """The `FrameSignal` of every frame, or None."""
+        n = len(self.index.times)
+        if not self.ok or self.prev != n - 1:
+            return None
+        if self.chunk:
+            self.red.add(np.stack(self.chunk))
+            self.chunk = []
+        h, w = self.sig.SIZE[1], self.sig.SIZE[0]
+        self.red.add(np.zeros((0, h, w, 3), np.uint8), final=True)
+        times = np.asarray(self.index.times, dtype=np.float64)
+        return self.sig.FrameSignal(times, **self.red.result(), fps=self.fps, lag=self.red.lag)
+
+
+def _pyav_source(path: Path):
+    """The probe's source for `path` read by PyAV (decord's index when decord reads it)."""
+    from summarizer.decode import probing
+    from summarizer.decode.pyav_source import PyAVSource
+
+    src = probing.open_video(path)
+    if not isinstance(src, PyAVSource):
+        src = src.fallback()
+    return src if isinstance(src, PyAVSource) else None
+
+
+def _tapped(base, tap):
+    """A copy of PyAV source `base` whose decoded frames all pass through `tap`."""
+    from summarizer.decode.pyav_source import PyAVSource
+
+    class Tapped(PyAVSource):
+        def _frames(self, container, stream, damage, last) -> Iterator:
+            for fr in super()._frames(container, stream, damage, last):
+                tap(fr)
+                yield fr
+
+    return Tapped(base.path, base.index, base.stream_index, base.why)
+
+
+def one_pass_fits(index, settings: SampleSettings) -> bool:
+    """Whether one pass sees every frame (see the module docstring)."""
+    from summarizer.decode.pyav_source import SEEK_COST_FRAMES
+
+    info = index.info
+    if settings.start_s > 0 or settings.end_s is not None or settings.keyframes_only:
+        return False
+    if index.ordered or index.missing_s > 0 or info.interlaced or info.rotation % 360:
+        return False
+    wanted = select_indices(index.times, settings, index.keys, index.end_s)
+    if len(wanted) == 0:
+        return False
+    gaps = np.diff(np.concatenate([[-1], wanted, [len(index.times) - 1]]))
+    return int(gaps.max()) <= SEEK_COST_FRAMES  # the decoder never seeks past a frame
+
+
+def sample_with_signal(
+    path: str | Path, settings: SampleSettings, stats=None
+) -> tuple[Iterator[FrameBatch], SignalTap] | None:
+    """(the sampled frames, as `iter_frames` gives them, and the tap whose `result()` is the
+    full-rate `FrameSignal` once they are all read), or None when one pass cannot see every
+    frame (then use `iter_frames` and `signal.scan`)."""
+    p = Path(path)
+    if not p.is_file():
+        return None
+    base = _pyav_source(p)
+    if base is None or not one_pass_fits(base.index, settings):
+        return None
+    tap = SignalTap(base.index, base._match)
+    return _tapped(base, tap).iter_frames(settings, stats), tap
