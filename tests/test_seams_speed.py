@@ -109,3 +109,15 @@ def test_model_free_seams_load_no_heavy_library_and_decode_once(tmp_path):
     cuts = np.array([1.20, 3.04, 5.48, 7.48, 9.68])
     seams = np.asarray(doc["seams_s"])
     assert len(seams) == len(cuts) and np.abs(seams - cuts).max() < 0.05, seams
+
+
+def test_contact_sheet_from_tiles_is_the_sheet_from_full_frames():
+    from summarizer.outputs import files as export
+
+    rng = np.random.default_rng(5)
+    for h, w in [(360, 640), (272, 640), (480, 360), (101, 333)]:
+        images = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for _ in range(5)]
+        labels = [f"#{i}" for i in range(5)]
+        full = np.asarray(export.grid_image(images, labels))
+        tiles = np.asarray(export.grid_image([export.grid_tile(im) for im in images], labels))
+        np.testing.assert_array_equal(tiles, full)
