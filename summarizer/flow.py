@@ -13,6 +13,7 @@ with stage one of `STAGES`; the CLI draws tqdm bars, the app progress bars.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
@@ -253,7 +254,10 @@ def _compute_embedding(
     def source():
         return one[0] if one is not None else video_mod.iter_frames(ref.path, sample)
 
-    with Prefetch(source, QUEUE_BATCHES) as frames:
+    with contextlib.ExitStack() as stack:
+        if one is not None:
+            stack.callback(one[1].close)  # its thread ends with the pass, however it ends
+        frames = stack.enter_context(Prefetch(source, QUEUE_BATCHES))
         embedder = get_embedder(embed)  # loads while the first batches decode
         load_s = time.perf_counter() - t0
         batch: FrameBatch

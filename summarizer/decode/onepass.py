@@ -26,23 +26,36 @@ from summarizer.config import SampleSettings
 from summarizer.data import FrameBatch
 from summarizer.decode.sampling import select_indices
 
+QUEUE_FRAMES = 32  # decoded frames waiting for the tiny scale (a few MB)
+
 
 class SignalTap:
     """Every decoded frame -> tiny RGB -> the signal reducer; `result()` is the
-    `FrameSignal`, or None when a frame was missed (see the module docstring)."""
+    `FrameSignal`, or None when a frame was missed (see the module docstring).
+
+    The tiny scale (FFmpeg's, which lets go of the GIL) and the reduction run in a thread of
+    their own, beside the decoding and the embedding: on two cores that takes them off the
+    decoding's path.
+    """
 
     def __init__(self, index, match):
+        import queue
+        import threading
+
         from summarizer.decode import signal
 
         self.sig = signal
         self.index = index
         self.match = match  # (frame time, last index) -> index (the source's own matching)
         self.red = signal._Reducer(max(1, round(self.fps * signal.SPAN_S)))
-        self.chunk: list[np.ndarray] = []
         self.prev = -1
         self.ok = True
+        self.error: BaseException | None = None
         self.graph = None
         self.shape: tuple = ()
+        self.queue: queue.Queue = queue.Queue(maxsize=QUEUE_FRAMES)
+        self.thread = threading.Thread(target=self._work, daemon=True, name="signal-tap")
+        self.thread.start()
 
     @property
     def fps(self) -> float:
@@ -73,6 +86,23 @@ class SignalTap:
         self.graph.push(frame)
         return self.graph.pull().to_ndarray()
 
+    def _work(self) -> None:
+        chunk: list[np.ndarray] = []
+        try:
+            while (frame := self.queue.get()) is not None:
+                if self.error is not None:
+                    continue  # drain: the producer must never block
+                chunk.append(self._tiny(frame))
+                if len(chunk) >= self.sig.CHUNK:
+                    self.red.add(np.stack(chunk))
+                    chunk = []
+            if chunk and self.error is None:
+                self.red.add(np.stack(chunk))
+        except BaseException as exc:  # noqa: BLE001 - the signal is then left to scan
+            self.error = exc
+            while self.queue.get() is not None:
+                pass
+
     def __call__(self, frame) -> None:
         if not self.ok:
             return
@@ -81,22 +111,23 @@ class SignalTap:
             return  # a frame the source skips too (a repeat)
         if k != self.prev + 1 or frame.is_corrupt:
             self.ok = False  # a gap or damage: leave the signal to `signal.scan`
-            self.chunk = []
+            self.close()
             return
         self.prev = k
-        self.chunk.append(self._tiny(frame))
-        if len(self.chunk) >= self.sig.CHUNK:
-            self.red.add(np.stack(self.chunk))
-            self.chunk = []
+        self.queue.put(frame)
+
+    def close(self) -> None:
+        """Stop the thread (idempotent); `result()` calls it."""
+        if self.thread.is_alive():
+            self.queue.put(None)
+            self.thread.join()
 
     def result(self):
         """The `FrameSignal` of every frame, or None."""
+        self.close()
         n = len(self.index.times)
-        if not self.ok or self.prev != n - 1:
+        if not self.ok or self.error is not None or self.prev != n - 1:
             return None
-        if self.chunk:
-            self.red.add(np.stack(self.chunk))
-            self.chunk = []
         h, w = self.sig.SIZE[1], self.sig.SIZE[0]
         self.red.add(np.zeros((0, h, w, 3), np.uint8), final=True)
         times = np.asarray(self.index.times, dtype=np.float64)
