@@ -234,7 +234,9 @@ def _compute_embedding(
 ) -> dict[str, Any]:
     """Decode, embed and thumbnail `ref` into `out` batch by batch; returns the metadata.
     With `signal`, the full-rate signal comes from the same pass where it can (then kept
-    for `find_scenes`, `summarizer.scenes.find.remember_signal`)."""
+    for `find_scenes`, `summarizer.scenes.find.remember_signal`), and so do the sampled
+    frames at full size, as JPEG (kept for the keyframe images,
+    `summarizer.outputs.frames.remember_frames`)."""
     from summarizer import decode as video_mod
     from summarizer.decode.thumbnails import Thumbnailer
     from summarizer.embed import get_embedder
@@ -248,8 +250,9 @@ def _compute_embedding(
     one = None
     if signal and ref.kind == "video":
         from summarizer.decode.onepass import sample_with_signal
+        from summarizer.outputs.files import jpeg_bytes
 
-        one = sample_with_signal(ref.path, sample)
+        one = sample_with_signal(ref.path, sample, keep=jpeg_bytes)
 
     def source():
         return one[0] if one is not None else video_mod.iter_frames(ref.path, sample)
@@ -286,10 +289,13 @@ def _compute_embedding(
                 f"{ref.name}: no frames were sampled (check --start/--end and --fps against "
                 f"the video's {ref.probe.duration_s:.2f} s)"
             )
-        if one is not None and (sig := one[1].result()) is not None:
+        if one is not None:
+            from summarizer.outputs.frames import remember_frames
             from summarizer.scenes.find import remember_signal
 
-            remember_signal(ref.path, sig)
+            if (sig := one[1].result()) is not None:
+                remember_signal(ref.path, sig)
+            remember_frames(ref.path, one[1].full)
         timings = {
             "wall_s": time.perf_counter() - t0,
             "model_load_s": load_s,

@@ -16,7 +16,8 @@ handling) when a detector asks.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -27,6 +28,42 @@ from summarizer.data import FrameBatch
 from summarizer.decode.sampling import select_indices
 
 QUEUE_FRAMES = 32  # decoded frames waiting for the tiny scale (a few MB)
+KEEP_BYTES = 64 << 20  # encoded full-size sampled frames kept at most (then: decode again)
+
+
+class _Graph:
+    """Decoded frames -> uint8 RGB through an FFmpeg filter graph (``scale`` if given, then
+    ``format=rgb24``), rebuilt when the frames' size or pixel format changes. It reads the
+    frame it is given and nothing else, so it can run beside other users of that frame."""
+
+    def __init__(self, scale: str | None):
+        self.scale = scale
+        self.graph = None
+        self.shape: tuple = ()
+
+    def __call__(self, frame) -> np.ndarray:
+        import av.filter
+
+        shape = (frame.width, frame.height, frame.format.name)
+        if self.graph is None or shape != self.shape:
+            g = av.filter.Graph()
+            chain = [
+                g.add_buffer(
+                    width=frame.width,
+                    height=frame.height,
+                    format=frame.format.name,
+                    time_base=frame.time_base or Fraction(1, 1000),
+                )
+            ]
+            if self.scale:
+                chain.append(g.add("scale", self.scale))
+            chain += [g.add("format", "rgb24"), g.add("buffersink")]
+            for x, y in itertools.pairwise(chain):
+                x.link_to(y)
+            g.configure()
+            self.graph, self.shape = g, shape
+        self.graph.push(frame)
+        return self.graph.pull().to_ndarray()
 
 
 class SignalTap:
@@ -36,9 +73,13 @@ class SignalTap:
     The tiny scale (FFmpeg's, which lets go of the GIL) and the reduction run in a thread of
     their own, beside the decoding and the embedding: on two cores that takes them off the
     decoding's path.
+
+    With `keep` (uint8 RGB frame -> bytes, e.g. a JPEG encoder), the sampled frames
+    (`wanted`) are also kept at full size, encoded (`full`: source index -> bytes, up to
+    `KEEP_BYTES` in all), so the keyframes written later need no decoding either.
     """
 
-    def __init__(self, index, match):
+    def __init__(self, index, match, wanted=(), keep: Callable[[np.ndarray], bytes] | None = None):
         import queue
         import threading
 
@@ -51,8 +92,13 @@ class SignalTap:
         self.prev = -1
         self.ok = True
         self.error: BaseException | None = None
-        self.graph = None
-        self.shape: tuple = ()
+        self.graphs: dict[str, _Graph] = {}
+        self.wanted = frozenset(int(i) for i in wanted) if keep is not None else frozenset()
+        self.keep = keep
+        self.full: dict[int, bytes] = {}
+        self.kept = 0  # bytes in `full`
+        w, h = index.size
+        self.upright = (w, h)  # frames at this size are what people see (no SAR, no rotation)
         self.queue: queue.Queue = queue.Queue(maxsize=QUEUE_FRAMES)
         self.thread = threading.Thread(target=self._work, daemon=True, name="signal-tap")
         self.thread.start()
@@ -62,37 +108,20 @@ class SignalTap:
         return float(self.index.fps) if self.index.fps > 0 else 25.0
 
     def _tiny(self, frame) -> np.ndarray:
-        """``scale=48:27:flags=area,format=rgb24`` in an FFmpeg filter graph (signal.scan's)."""
-        import av.filter
-
-        shape = (frame.width, frame.height, frame.format.name)
-        if self.graph is None or shape != self.shape:
-            g = av.filter.Graph()
-            src = g.add_buffer(
-                width=frame.width,
-                height=frame.height,
-                format=frame.format.name,
-                time_base=frame.time_base or Fraction(1, 1000),
-            )
-            w, h = self.sig.SIZE
-            scale = g.add("scale", f"{w}:{h}:flags=area")
-            fmt = g.add("format", "rgb24")
-            sink = g.add("buffersink")
-            src.link_to(scale)
-            scale.link_to(fmt)
-            fmt.link_to(sink)
-            g.configure()
-            self.graph, self.shape = g, shape
-        self.graph.push(frame)
-        return self.graph.pull().to_ndarray()
+        """``scale=48:27:flags=area,format=rgb24`` (signal.scan's)."""
+        w, h = self.sig.SIZE
+        return self.graphs.setdefault("tiny", _Graph(f"{w}:{h}:flags=area"))(frame)
 
     def _work(self) -> None:
         chunk: list[np.ndarray] = []
         try:
-            while (frame := self.queue.get()) is not None:
+            while (item := self.queue.get()) is not None:
                 if self.error is not None:
                     continue  # drain: the producer must never block
+                frame, k = item
                 chunk.append(self._tiny(frame))
+                if k in self.wanted and self.kept < KEEP_BYTES:
+                    self._keep(frame, k)
                 if len(chunk) >= self.sig.CHUNK:
                     self.red.add(np.stack(chunk))
                     chunk = []
@@ -102,6 +131,15 @@ class SignalTap:
             self.error = exc
             while self.queue.get() is not None:
                 pass
+
+    def _keep(self, frame, k: int) -> None:
+        if (frame.width, frame.height) != self.upright:
+            return
+        # Not ``frame.to_ndarray``: that converter belongs to the frame, and the decoding
+        # thread converts the same frame at the sampled size meanwhile.
+        data = self.keep(self.graphs.setdefault("full", _Graph(None))(frame))
+        self.full[k] = data
+        self.kept += len(data)
 
     def __call__(self, frame) -> None:
         if not self.ok:
@@ -114,7 +152,7 @@ class SignalTap:
             self.close()
             return
         self.prev = k
-        self.queue.put(frame)
+        self.queue.put((frame, k))
 
     def close(self) -> None:
         """Stop the thread (idempotent); `result()` calls it."""
@@ -175,16 +213,21 @@ def one_pass_fits(index, settings: SampleSettings) -> bool:
 
 
 def sample_with_signal(
-    path: str | Path, settings: SampleSettings, stats=None
+    path: str | Path,
+    settings: SampleSettings,
+    stats=None,
+    keep: Callable[[np.ndarray], bytes] | None = None,
 ) -> tuple[Iterator[FrameBatch], SignalTap] | None:
     """(the sampled frames, as `iter_frames` gives them, and the tap whose `result()` is the
     full-rate `FrameSignal` once they are all read), or None when one pass cannot see every
-    frame (then use `iter_frames` and `signal.scan`)."""
+    frame (then use `iter_frames` and `signal.scan`). keep: see `SignalTap`."""
     p = Path(path)
     if not p.is_file():
         return None
     base = _pyav_source(p)
     if base is None or not one_pass_fits(base.index, settings):
         return None
-    tap = SignalTap(base.index, base._match)
+    index = base.index
+    wanted = select_indices(index.times, settings, index.keys, index.end_s)
+    tap = SignalTap(index, base._match, wanted, keep)
     return _tapped(base, tap).iter_frames(settings, stats), tap

@@ -86,6 +86,11 @@ def jpeg_bytes(image: np.ndarray, quality: int = 90) -> bytes:
     return buf.getvalue()
 
 
+def save_bytes(data: bytes, path: str | Path) -> Path:
+    """Write encoded `data` (a JPEG made before) to `path`, atomically."""
+    return _atomic_write(Path(path), data)
+
+
 def save_jpeg(image: np.ndarray, path: str | Path, quality: int = 90) -> Path:
     """Save a uint8 (H, W, 3) RGB frame as JPEG, atomically."""
     return _atomic_write(Path(path), jpeg_bytes(image, quality))

@@ -13,7 +13,7 @@ from typing import Any
 
 from summarizer.outputs import editors
 from summarizer.outputs import files as export
-from summarizer.outputs.frames import iter_keyframe_images
+from summarizer.outputs.frames import iter_keyframes
 
 DEFAULT_EXPORTS = ("json", "csv")
 
@@ -71,9 +71,12 @@ def write_outputs(
             labels.append(f"#{s.index} {export.time_label(t)}")
     # Full-size frames are decoded a few at a time: each is saved, then kept as its grid tile.
     tiles = []
-    images = iter_keyframe_images(ev, frames, sample, thumbnails_only)
-    for k, im in zip(frames.tolist(), images, strict=True):
-        export.save_jpeg(im, out_dir / names[k])
+    images = iter_keyframes(ev, frames, sample, thumbnails_only)
+    for k, (im, jpeg) in zip(frames.tolist(), images, strict=True):
+        if jpeg is not None:  # encoded by the embedding pass already
+            export.save_bytes(jpeg, out_dir / names[k])
+        else:
+            export.save_jpeg(im, out_dir / names[k])
         tiles.append(export.grid_tile(im))
     # Remove keyframes of an earlier run with other settings.
     for old in kdir.glob("*.jpg"):
