@@ -3,6 +3,7 @@ and a model-free run that loads no heavy library (issue 10, "fast at the door").
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from summarizer.config import SampleSettings
 from summarizer.scenes.seams import peak_prominences
@@ -48,10 +50,11 @@ def test_one_pass_gives_the_sampled_frames_and_the_signal_of_two(clip):
     from summarizer import decode
     from summarizer.decode import onepass
     from summarizer.decode.signal import scan
+    from summarizer.outputs.files import jpeg_bytes
 
     path = DATA / clip
     settings = SampleSettings(fps=2.0)
-    got = onepass.sample_with_signal(path, settings)
+    got = onepass.sample_with_signal(path, settings, keep=jpeg_bytes)
     assert got is not None
     batches, tap = got
     one = list(batches)
@@ -65,6 +68,12 @@ def test_one_pass_gives_the_sampled_frames_and_the_signal_of_two(clip):
     a = np.concatenate([b.images for b in one]).astype(np.int16)
     b = np.concatenate([b.images for b in two]).astype(np.int16)
     assert a.shape == b.shape and np.abs(a - b).mean() < 3.0  # PyAV's scale vs decord's
+    # the sampled frames, kept at full size (JPEG) for the keyframe images
+    assert sorted(tap.full) == idx.tolist()
+    full = decode.read_frames(path, idx[[0, -1]], None)
+    for k, want in zip(idx[[0, -1]].tolist(), full.images, strict=True):
+        kept = np.asarray(Image.open(io.BytesIO(tap.full[k])).convert("RGB")).astype(np.int16)
+        assert kept.shape == want.shape and np.abs(kept - want).mean() < 4.0
     ref = scan(path)
     assert sig is not None and len(sig) == len(ref)
     assert sig.fps == pytest.approx(ref.fps, rel=1e-6) and sig.lag == ref.lag
