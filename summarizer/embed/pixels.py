@@ -114,9 +114,12 @@ def area_pool(images: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
     n, h, w, c = images.shape
     (h0, h1), (w0, w1) = _windows(h, out_h), _windows(w, out_w)
     acc = np.int32 if images.dtype == np.uint8 else np.float64  # float input: 0..255 too
-    cum = np.zeros((n, h + 1, w, c), dtype=acc)
-    np.cumsum(images, axis=1, dtype=acc, out=cum[:, 1:])
-    rows = cum[:, h1] - cum[:, h0]  # (n, out_h, w, c)
+    if h % out_h == 0:  # equal windows (224 -> 32): a plain sum, 4x cheaper
+        rows = images.reshape(n, out_h, h // out_h, w, c).sum(axis=2, dtype=acc)
+    else:
+        cum = np.zeros((n, h + 1, w, c), dtype=acc)
+        np.cumsum(images, axis=1, dtype=acc, out=cum[:, 1:])
+        rows = cum[:, h1] - cum[:, h0]  # (n, out_h, w, c)
     cum = np.zeros((n, out_h, w + 1, c), dtype=acc)
     np.cumsum(rows, axis=2, out=cum[:, :, 1:])
     sums = (cum[:, :, w1] - cum[:, :, w0]).astype(np.float32)
