@@ -130,3 +130,15 @@ def test_contact_sheet_from_tiles_is_the_sheet_from_full_frames():
         full = np.asarray(export.grid_image(images, labels))
         tiles = np.asarray(export.grid_image([export.grid_tile(im) for im in images], labels))
         np.testing.assert_array_equal(tiles, full)
+
+
+def test_tile_of_a_kept_jpeg_is_the_tile_of_its_frame():
+    from summarizer.outputs import files as export
+
+    rng = np.random.default_rng(6)
+    smooth = np.kron(rng.integers(0, 256, (9, 16, 3)), np.ones((40, 40, 1))).astype(np.uint8)
+    data = export.jpeg_bytes(smooth)
+    fast = export.grid_tile_jpeg(data).astype(np.int16)
+    full = export.grid_tile(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")))
+    assert fast.shape == full.shape == (export.GRID_CELL_H, 320, 3)
+    assert np.abs(fast - full).mean() < 3.0

@@ -170,6 +170,16 @@ def grid_tile(image: np.ndarray, cell_h: int = GRID_CELL_H) -> np.ndarray:
     return np.asarray(tile)
 
 
+def grid_tile_jpeg(data: bytes, cell_h: int = GRID_CELL_H) -> np.ndarray:
+    """`grid_tile` of an encoded JPEG frame, decoded straight at (about) the cell's size
+    (JPEG's own DCT scaling: no full-size decode, no full-size resize)."""
+    with Image.open(io.BytesIO(data)) as im:
+        im.draft("RGB", (max(1, im.width * cell_h // im.height), cell_h))
+        tile = im.convert("RGB")
+    tile.thumbnail((tile.width * cell_h, cell_h), Image.LANCZOS)
+    return np.asarray(tile)
+
+
 def grid_image(
     images: Sequence[np.ndarray],
     labels: Sequence[str] | None = None,

@@ -46,7 +46,10 @@ def keyframe_images(
 ) -> list[np.ndarray]:
     """Frames `frames` (indices into `ev`) at full resolution via the decoder, or the stored
     thumbnails (an image folder that changed, a video that cannot be read again)."""
-    return [im for im, _ in iter_keyframes(ev, frames, sample, thumbnails_only)]
+    return [
+        im if im is not None else _decode_jpeg(data)
+        for im, data in iter_keyframes(ev, frames, sample, thumbnails_only)
+    ]
 
 
 def _decode_jpeg(data: bytes) -> np.ndarray:
@@ -58,9 +61,9 @@ def _decode_jpeg(data: bytes) -> np.ndarray:
 
 def iter_keyframes(
     ev: Any, frames: np.ndarray, sample: Any, thumbnails_only: bool, chunk: int = CHUNK
-) -> Iterator[tuple[np.ndarray, bytes | None]]:
-    """(image, its JPEG bytes when kept from the embedding pass, else None) for each of
-    `frames`, in order, as `keyframe_images` gives them: the rest is decoded `chunk` frames
+) -> Iterator[tuple[np.ndarray | None, bytes | None]]:
+    """(None, its JPEG bytes) for a frame kept from the embedding pass, else (image, None),
+    for each of `frames`, in order, as `keyframe_images` gives them: the rest is decoded `chunk` frames
     per pass, so that memory holds a few full-size frames whatever their number. Frames that
     cannot be decoded are the stored thumbnails."""
     frames = np.asarray(frames, dtype=np.int64)
@@ -75,7 +78,7 @@ def iter_keyframes(
         data = kept.get(src)
         if data is not None:
             yield from _flush(ev, frames, source, pending, sample, chunk, force=True)
-            yield _decode_jpeg(data), data
+            yield None, data
         else:
             pending.append(pos)
             yield from _flush(ev, frames, source, pending, sample, chunk, force=False)

@@ -75,9 +75,10 @@ def write_outputs(
     for k, (im, jpeg) in zip(frames.tolist(), images, strict=True):
         if jpeg is not None:  # encoded by the embedding pass already
             export.save_bytes(jpeg, out_dir / names[k])
+            tiles.append(export.grid_tile_jpeg(jpeg))
         else:
             export.save_jpeg(im, out_dir / names[k])
-        tiles.append(export.grid_tile(im))
+            tiles.append(export.grid_tile(im))
     # Remove keyframes of an earlier run with other settings.
     for old in kdir.glob("*.jpg"):
         if f"keyframes/{old.name}" not in names.values():
