@@ -48,25 +48,28 @@ def _ours(clip, store, sample, embed) -> dict[str, tuple[list[float], float]]:
     from summarizer.decode.signal import scan
     from summarizer.flow import embed_video, open_video
     from summarizer.scenes.detectors import DetectInput, get_detector
+    from summarizer.scenes.find import frame_signal
     from summarizer.scenes.refine import refine_segmentation
     from summarizer.scenes.seams import SeamSettings
     from summarizer.scenes.segments import segment_video
 
     t0 = time.perf_counter()
-    sig = scan(clip.path)
+    sig = scan(clip.path)  # `content` alone: one tiny pass
     scan_s = time.perf_counter() - t0
+    # `auto` as the seams command runs it: the sampled frames and the signal in one pass
+    # (`summarizer.decode.onepass`); `frame_signal` returns the pass's (or scans, timed).
     t0 = time.perf_counter()
-    ev = embed_video(open_video(clip.path, store, sample), sample, embed, store)
+    ev = embed_video(open_video(clip.path, store, sample), sample, embed, store, signal=True)
+    one = frame_signal(clip.path)
     embed_s = time.perf_counter() - t0
     out = {}
-    for name in ("auto", "content"):
+    for name, signal, before in (("auto", one, embed_s), ("content", sig, scan_s)):
         settings = SeamSettings(detector=name)
         t0 = time.perf_counter()
         det = get_detector(name).detect(
-            DetectInput(ev.embeddings, ev.times_s, sig, clip.path), settings
+            DetectInput(ev.embeddings, ev.times_s, signal, clip.path), settings
         )
-        took = time.perf_counter() - t0 + scan_s + (embed_s if name == "auto" else 0.0)
-        out[name] = (det.seams_s.tolist(), took)
+        out[name] = (det.seams_s.tolist(), time.perf_counter() - t0 + before)
     t0 = time.perf_counter()
     seg = segment_video(ev, SeamSettings(detector="successor"))
     seg = refine_segmentation(clip.path, ev, seg)

@@ -13,6 +13,7 @@ with stage one of `STAGES`; the CLI draws tqdm bars, the app progress bars.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
@@ -172,16 +173,21 @@ def embed_video(
     embed: EmbedSettings,
     store: Store,
     progress: Progress | None = None,
+    *,
+    signal: bool = False,
 ) -> EmbeddedVideo:
     """Frame embeddings + thumbnails of `ref`, from the store or computed and saved.
 
+    signal: also reduce the full-rate frame signal from the same decode pass
+        (`summarizer.decode.onepass`), for `find_scenes` in this process: the seams stage
+        then needs no second decode of the video.
     Raises `InputError` when no frame is sampled (nothing is written then).
     """
     key = embed_key(store, ref.sha256, sample, embed)
     t0 = time.perf_counter()
     res, hit = store.get_or_compute(
         key,
-        lambda out: _compute_embedding(ref, sample, embed, out, progress, t0),
+        lambda out: _compute_embedding(ref, sample, embed, out, progress, t0, signal),
         valid=_valid_embedding,
         settings=_run_settings(sample, embed),
     )
@@ -224,8 +230,13 @@ def _compute_embedding(
     out: ResultWriter,
     progress: Progress | None,
     t0: float,
+    signal: bool = False,
 ) -> dict[str, Any]:
-    """Decode, embed and thumbnail `ref` into `out` batch by batch; returns the metadata."""
+    """Decode, embed and thumbnail `ref` into `out` batch by batch; returns the metadata.
+    With `signal`, the full-rate signal comes from the same pass where it can (then kept
+    for `find_scenes`, `summarizer.scenes.find.remember_signal`), and so do the sampled
+    frames at full size, as JPEG (kept for the keyframe images,
+    `summarizer.outputs.frames.remember_frames`)."""
     from summarizer import decode as video_mod
     from summarizer.decode.thumbnails import Thumbnailer
     from summarizer.embed import get_embedder
@@ -236,7 +247,20 @@ def _compute_embedding(
     embed_s = thumb_s = 0.0
     done = 0
     dim = 0
-    with Prefetch(lambda: video_mod.iter_frames(ref.path, sample), QUEUE_BATCHES) as frames:
+    one = None
+    if signal and ref.kind == "video":
+        from summarizer.decode.onepass import sample_with_signal
+        from summarizer.outputs.files import jpeg_bytes
+
+        one = sample_with_signal(ref.path, sample, keep=jpeg_bytes)
+
+    def source():
+        return one[0] if one is not None else video_mod.iter_frames(ref.path, sample)
+
+    with contextlib.ExitStack() as stack:
+        if one is not None:
+            stack.callback(one[1].close)  # its thread ends with the pass, however it ends
+        frames = stack.enter_context(Prefetch(source, QUEUE_BATCHES))
         embedder = get_embedder(embed)  # loads while the first batches decode
         load_s = time.perf_counter() - t0
         batch: FrameBatch
@@ -265,6 +289,13 @@ def _compute_embedding(
                 f"{ref.name}: no frames were sampled (check --start/--end and --fps against "
                 f"the video's {ref.probe.duration_s:.2f} s)"
             )
+        if one is not None:
+            from summarizer.outputs.frames import remember_frames
+            from summarizer.scenes.find import remember_signal
+
+            if (sig := one[1].result()) is not None:
+                remember_signal(ref.path, sig)
+            remember_frames(ref.path, one[1].full)
         timings = {
             "wall_s": time.perf_counter() - t0,
             "model_load_s": load_s,

@@ -372,12 +372,14 @@ def embedded_inputs(
     sample: SampleSettings | None = None,
     embed: EmbedSettings | None = None,
     check: Callable[[list[Opened]], None] | None = None,
+    signal: bool = False,
 ) -> Iterator[EmbeddedInput]:
     """Yield an `EmbeddedInput` per input, in order.
 
     Every input is resolved, validated and hashed (and `check` run on them all) before
     anything is computed, so one bad input fails the run up front; each is then embedded
-    (or read from the store) with a progress bar.
+    (or read from the store) with a progress bar. signal: the embedding pass also makes the
+    full-rate frame signal (`summarizer.flow.embed_video`), for a detector that reads it.
     """
     from summarizer.cli.progress import TqdmProgress
     from summarizer.flow import embed_video
@@ -392,5 +394,7 @@ def embedded_inputs(
     for source, ref, name in opened:
         t0 = time.perf_counter()
         with TqdmProgress(ref.name, disable=True if args.quiet else None) as bar:
-            ev = embed_video(ref, sample, embed, store, progress=lambda _s, d, t: bar(d, t))
+            ev = embed_video(
+                ref, sample, embed, store, progress=lambda _s, d, t: bar(d, t), signal=signal
+            )
         yield EmbeddedInput(ref, ev, name, time.perf_counter() - t0, source)

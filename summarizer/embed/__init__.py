@@ -6,22 +6,21 @@ Every embedder has ``model_id``, ``dim``, ``embed_images(uint8 (N,H,W,3)) -> flo
 
 Modules: `clip` (open_clip, batched preprocessing, bf16/fp16), `weights` (where CLIP
 weights come from), `pixels` (the model-free features), `runtime` (device, precision, and
-the process settings that entry points apply). Importing this package loads no torch.
+the process settings that entry points apply). Importing this package loads no torch, and
+the CLIP modules load on first use (``summarizer.embed.ClipEmbedder``), so the model-free
+path imports only numpy.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from summarizer.config import EmbedSettings
-from summarizer.embed.clip import ClipEmbedder
-from summarizer.embed.pixels import PixelEmbedder
-from summarizer.embed.runtime import cpu_has_fast_bf16, pick_device, pick_dtype
-from summarizer.embed.weights import Weights, models_dirs, models_file_name, resolve_weights
 
 __all__ = [
     "ClipEmbedder",
@@ -38,6 +37,25 @@ __all__ = [
 ]
 
 
+_LAZY = {
+    "ClipEmbedder": "clip",
+    "PixelEmbedder": "pixels",
+    "cpu_has_fast_bf16": "runtime",
+    "pick_device": "runtime",
+    "pick_dtype": "runtime",
+    "Weights": "weights",
+    "models_dirs": "weights",
+    "models_file_name": "weights",
+    "resolve_weights": "weights",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"summarizer.embed.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'summarizer.embed' has no attribute {name!r}")
+
+
 class Embedder(Protocol):
     model_id: str
     dim: int
@@ -51,5 +69,9 @@ class Embedder(Protocol):
 def get_embedder(settings: EmbedSettings) -> Embedder:
     """The embedder for `settings`, built once per process (models load once)."""
     if settings.embedder == "pixels":
+        from summarizer.embed.pixels import PixelEmbedder
+
         return PixelEmbedder(settings)
+    from summarizer.embed.clip import ClipEmbedder
+
     return ClipEmbedder(settings)

@@ -13,7 +13,7 @@ from typing import Any
 
 from summarizer.outputs import editors
 from summarizer.outputs import files as export
-from summarizer.outputs.frames import keyframe_images
+from summarizer.outputs.frames import iter_keyframes
 
 DEFAULT_EXPORTS = ("json", "csv")
 
@@ -63,20 +63,28 @@ def write_outputs(
     kdir = out_dir / "keyframes"
     kdir.mkdir(exist_ok=True)
     frames = seg.keyframe_indices
-    images = keyframe_images(ev, frames, sample, thumbnails_only)
     names: dict[int, str] = {}
     labels = []
     for s in seg.segments:
         for k, t in zip(s.keyframes, s.keyframe_times_s, strict=True):
             names[k] = f"keyframes/seg{s.index:03d}_{export.time_name(t)}.jpg"
             labels.append(f"#{s.index} {export.time_label(t)}")
-    for k, im in zip(frames.tolist(), images, strict=True):
-        export.save_jpeg(im, out_dir / names[k])
+    # Full-size frames are decoded a few at a time: each is saved, then kept as its grid tile.
+    tiles = []
+    images = iter_keyframes(ev, frames, sample, thumbnails_only)
+    for k, (im, jpeg) in zip(frames.tolist(), images, strict=True):
+        if jpeg is not None:  # encoded by the embedding pass already
+            export.save_bytes(jpeg, out_dir / names[k])
+            tiles.append(export.grid_tile_jpeg(jpeg))
+        else:
+            export.save_jpeg(im, out_dir / names[k])
+            tiles.append(export.grid_tile(im))
     # Remove keyframes of an earlier run with other settings.
     for old in kdir.glob("*.jpg"):
         if f"keyframes/{old.name}" not in names.values():
             old.unlink()
-    export.save_image(export.grid_image(images, labels), out_dir / "keyframes.png")
+    grid = export.grid_image(tiles, labels)
+    export.save_image(grid, out_dir / "keyframes.png", compress_level=export.FAST_PNG)
 
     clip_names: dict[int, str] = {}
     if clips:

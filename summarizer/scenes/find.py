@@ -54,6 +54,17 @@ def frame_signal(video: str | Path, progress: Progress | None = None) -> FrameSi
     return sig
 
 
+def remember_signal(video: str | Path, signal: FrameSignal) -> None:
+    """Keep `signal` as the full-rate signal of `video` (made by another pass over the same
+    frames, `summarizer.decode.onepass`), so `frame_signal` does not decode it again."""
+    p = Path(video)
+    st = p.stat()
+    _SIGNALS[(str(p.resolve()), st.st_size, st.st_mtime_ns)] = signal
+    _SIGNALS.move_to_end((str(p.resolve()), st.st_size, st.st_mtime_ns))
+    while len(_SIGNALS) > SIGNAL_CACHE:
+        _SIGNALS.popitem(last=False)
+
+
 def _video_path(embedded: EmbeddedVideo, video: str | Path | None) -> Path | None:
     ref = getattr(embedded, "ref", None)
     if video is None and ref is not None and getattr(ref, "kind", "video") == "video":

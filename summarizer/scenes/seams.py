@@ -386,7 +386,8 @@ def pick_seams(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Seams: peaks of `distances` above `thresholds` that stand out from their surroundings.
 
-    1. Candidates are the local maxima above the threshold (`scipy.signal.find_peaks`).
+    1. Candidates are the local maxima above the threshold (`peak_prominences`: what
+       ``scipy.signal.find_peaks(x, prominence=0)`` finds, without importing scipy.signal).
     2. A candidate is kept when its topographic prominence is at least `prominence` times its
        height: two cuts around a busy shot (a fast pan whose distances stay high) are two
        seams, the ripples of the busy shot between them are none.
@@ -397,17 +398,14 @@ def pick_seams(
     4. Seams closer than `merge_s` seconds become one: the stronger is kept.
     Returns (positions: int64 index of each seam's peak distance, seam times float64).
     """
-    from scipy.signal import find_peaks
-
     d = np.asarray(distances, dtype=np.float64)
     t = np.asarray(times_s, dtype=np.float64)
     thr = np.broadcast_to(np.asarray(thresholds, dtype=np.float64), d.shape)
     if not (d > thr).any():
         return np.zeros(0, dtype=np.int64), np.zeros(0)
     padded = np.concatenate([[-1.0], d, [-1.0]])  # so the first and last samples can be peaks
-    peaks, props = find_peaks(padded, prominence=0.0)
+    peaks, prom = peak_prominences(padded)
     peaks -= 1
-    prom = props["prominences"]
     keep = (d[peaks] > thr[peaks]) & (prom >= prominence * d[peaks])
     positions = peaks[keep].astype(np.int64)
     if len(positions) == 0:
@@ -429,6 +427,44 @@ def pick_seams(
     if merge_s > 0 and len(positions) > 1:
         positions, seam_t = _merge_close(positions, seam_t, d[positions], merge_s)
     return positions, seam_t
+
+
+def peak_prominences(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Local maxima of `x` and their topographic prominences, as scipy's ``find_peaks(x,
+    prominence=0)`` gives them (a flat peak is its middle sample, rounded down; the ends
+    are never peaks; a peak's bases reach to the nearest strictly higher sample).
+
+    The loops are scipy's (``_local_maxima_1d``, ``_peak_prominences``) in Python: the curves
+    are a few samples per second of video, and importing scipy.signal costs about a second.
+    """
+    v = np.asarray(x, dtype=np.float64).tolist()
+    n = len(v)
+    peaks: list[int] = []
+    i = 1
+    while i < n - 1:
+        if v[i - 1] < v[i]:
+            ahead = i + 1
+            while ahead < n - 1 and v[ahead] == v[i]:
+                ahead += 1
+            if v[ahead] < v[i]:
+                peaks.append((i + ahead - 1) // 2)
+                i = ahead
+        i += 1
+    prom: list[float] = []
+    for p in peaks:
+        top = v[p]
+        left_min = top
+        j = p
+        while j >= 0 and v[j] <= top:
+            left_min = min(left_min, v[j])
+            j -= 1
+        right_min = top
+        j = p
+        while j < n and v[j] <= top:
+            right_min = min(right_min, v[j])
+            j += 1
+        prom.append(top - max(left_min, right_min))
+    return np.asarray(peaks, dtype=np.int64), np.asarray(prom, dtype=np.float64)
 
 
 def _merge_close(

@@ -11,7 +11,7 @@ import numpy as np
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
-CHUNK = 256  # frames per pass: bounded memory for memory-mapped thumbnails of long videos
+CHUNK = 64  # frames per pass: bounded memory (float copies of a chunk are ~0.3 MB a frame)
 
 
 def _batch(images: np.ndarray) -> np.ndarray:

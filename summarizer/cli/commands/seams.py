@@ -198,8 +198,11 @@ def run(args: argparse.Namespace) -> int:
     keywords = parse_keywords(args.keywords)
     captions = cap.caption_settings(args, config)
     failed = 0
+    from summarizer.scenes.detectors import get_detector
+
+    one_pass = get_detector(settings.detector).needs_signal  # signal from the embedding pass
     for ref, ev, folder, embed_s, source in common.embedded_inputs(
-        args, config, sample=sample, embed=embed, check=check_before_writing(args)
+        args, config, sample=sample, embed=embed, check=check_before_writing(args), signal=one_pass
     ):
         t0 = time.perf_counter()
         try:
