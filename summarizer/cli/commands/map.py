@@ -21,9 +21,6 @@ from summarizer.cli import options as common
 from summarizer.cli.options import shown
 
 NAME = "map"
-# torch threads while training the map: its layers are tiny, and on a shared CPU a second
-# thread made training 15x slower (measured, 2 cores under load). TODO(lead): runtime settings.
-TRAIN_THREADS = 1
 HELP = "train a 2-D latent map of all frames of the videos; write coordinates, a picture, the model"
 
 
@@ -112,6 +109,7 @@ class EpochBar:
 
 def compute_map(args: argparse.Namespace):
     """Embeddings + the map of the inputs (shared with the poster command)."""
+    from summarizer.embed import runtime
     from summarizer.flow import map_collection
     from summarizer.store import Store
 
@@ -120,7 +118,9 @@ def compute_map(args: argparse.Namespace):
     store = Store(args.store)
     videos = [item.embedded for item in common.embedded_inputs(args, config, store)]
     with EpochBar(True if args.quiet else None) as bar:
-        lmap = map_collection(videos, settings, store, progress=bar, threads=TRAIN_THREADS)
+        lmap = map_collection(
+            videos, settings, store, progress=bar, threads=runtime.train_threads()
+        )
     return videos, lmap
 
 
