@@ -18,62 +18,32 @@ from pathlib import Path
 from typing import Any
 
 from summarizer.cli import options as common
-from summarizer.cli.options import shown
 
 NAME = "map"
 HELP = "train a 2-D latent map of all frames of the videos; write coordinates, a picture, the model"
 
 
+#: The latent settings that have flags (dest = the field's name).
+LATENT_FLAGS = ("epochs", "seed", "pca_dims", "code_std", "triplet_weight", "stretch", "shape")
+
+
 def add_latent_flags(p: argparse.ArgumentParser) -> None:
+    from summarizer.atlas.settings import SHAPES
+
     g = p.add_argument_group("latent map (YAML section 'latent:')")
-    g.add_argument(
-        "--epochs",
-        type=int,
-        default=None,
-        help=f"most training epochs ({shown('latent', 'epochs')})",
-    )
-    g.add_argument("--seed", type=int, default=None, help=shown("latent", "seed"))
-    g.add_argument(
-        "--pca-dims", type=int, default=None, help=f"PCA components ({shown('latent', 'pca_dims')})"
-    )
-    g.add_argument(
-        "--code-std",
-        type=float,
-        default=None,
-        help=f"target code std ({shown('latent', 'code_std')})",
-    )
-    g.add_argument(
-        "--triplet-weight",
-        type=float,
-        default=None,
-        help=f"weight of the triplet loss ({shown('latent', 'triplet_weight')})",
-    )
-    g.add_argument(
-        "--stretch",
-        type=float,
-        default=None,
-        help=f"percentile stretch 0..1 ({shown('latent', 'stretch')})",
-    )
-    g.add_argument(
-        "--shape", choices=("square", "disc"), default=None, help=shown("latent", "shape")
-    )
+    common.setting_flag(g, "latent", "epochs", "most training epochs")
+    common.setting_flag(g, "latent", "seed")
+    common.setting_flag(g, "latent", "pca_dims", "PCA components")
+    common.setting_flag(g, "latent", "code_std", "target code std")
+    common.setting_flag(g, "latent", "triplet_weight", "weight of the triplet loss")
+    common.setting_flag(g, "latent", "stretch", "percentile stretch 0..1")
+    common.setting_flag(g, "latent", "shape", choices=SHAPES)
 
 
 def latent_settings(args: argparse.Namespace, config: dict[str, Any]):
     from summarizer.atlas.settings import LatentSettings
 
-    return common.section(
-        config,
-        "latent",
-        LatentSettings,
-        epochs=args.epochs,
-        seed=args.seed,
-        pca_dims=args.pca_dims,
-        code_std=args.code_std,
-        triplet_weight=args.triplet_weight,
-        stretch=args.stretch,
-        shape=args.shape,
-    )
+    return common.section(config, "latent", LatentSettings, **common.given(args, *LATENT_FLAGS))
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
