@@ -49,7 +49,9 @@ def latent_settings(args: argparse.Namespace, config: dict[str, Any]):
 def add_arguments(p: argparse.ArgumentParser) -> None:
     common.add_video_command(p)
     add_latent_flags(p)
-    p.add_argument("--size", type=int, default=1200, help="map.png size in pixels (default 1200)")
+    p.add_argument(
+        "--size", type=int, default=1200, help="map.png size in pixels (default %(default)s)"
+    )
 
 
 class EpochBar:
