@@ -24,6 +24,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from summarizer.config import check_fields
 from summarizer.errors import SettingsError
 
 
@@ -38,12 +39,7 @@ class RuntimeSettings:
     train_threads: int = 1
 
     def __post_init__(self) -> None:
-        if self.threads is not None and self.threads < 1:
-            raise SettingsError(f"threads must be >= 1, got {self.threads}")
-        if self.train_threads < 1:
-            raise SettingsError(f"train_threads must be >= 1, got {self.train_threads}")
-        if self.wait_policy not in ("PASSIVE", "ACTIVE"):
-            raise SettingsError(f"wait_policy must be PASSIVE or ACTIVE, got {self.wait_policy!r}")
+        check_fields(self, threads=">= 1", wait_policy=("PASSIVE", "ACTIVE"), train_threads=">= 1")
 
 
 _applied: RuntimeSettings | None = None
