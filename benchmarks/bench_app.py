@@ -225,6 +225,9 @@ def main() -> None:
         "--upload-mb", type=int, default=0, help="instead: server memory around one upload"
     )
     args = ap.parse_args()
+    from summarizer.embed import runtime
+
+    runtime.apply()  # an entry point: it embeds and trains the map before the server starts
     if args.upload_mb:
         with (
             tempfile.TemporaryDirectory(prefix="bench-app-") as tmp,

@@ -54,9 +54,7 @@ from summarizer.atlas.backend import backend_name  # noqa: E402
 from summarizer.atlas.mapper import LatentMapper, fit_latent  # noqa: E402
 from summarizer.atlas.pca import fit_pca  # noqa: E402
 from summarizer.atlas.settings import LatentSettings  # noqa: E402
-
-THREADS = 1  # torch threads while training: the layers are tiny (measured: 15x faster than 2
-# threads on this busy 2-core machine)
+from summarizer.embed import runtime  # noqa: E402
 
 
 def make_features(
@@ -144,7 +142,7 @@ def real_footage(paths: list[str], store_dir: str | None, seed: int, epochs: int
             print(f"skipped {f.name}: {exc}", flush=True)
     settings = LatentSettings(epochs=epochs, seed=seed)
     t = time.perf_counter()
-    lmap = map_collection(videos, settings, store, threads=THREADS)
+    lmap = map_collection(videos, settings, store, threads=runtime.train_threads())
     fit_s = time.perf_counter() - t
     order = {h: i for i, h in enumerate(lmap.hashes)}
     videos = sorted(videos, key=lambda v: order[v.ref.sha256])
@@ -199,7 +197,9 @@ def streamed(frames: int, dim: int, seed: int, epochs: int) -> dict:
         )
         stages: list[tuple[str, float]] = []
         t = time.perf_counter()
-        mapper = LatentMapper(LatentSettings(epochs=epochs, seed=seed), threads=THREADS)
+        mapper = LatentMapper(
+            LatentSettings(epochs=epochs, seed=seed), threads=runtime.train_threads()
+        )
         mapper.fit(
             vids, progress=lambda e, tot, loss: stages.append((f"epoch {e}", time.perf_counter()))
         )
@@ -239,6 +239,7 @@ def main() -> None:
     ap.add_argument("--stream-epochs", type=int, default=2)
     ap.add_argument("--skip-synthetic", action="store_true")
     args = ap.parse_args()
+    runtime.apply()  # an entry point: threads and OpenMP policy, before torch loads
     from summarizer.config import default
 
     epochs = args.epochs or default("latent", "epochs")
@@ -270,7 +271,7 @@ def synthetic(args: argparse.Namespace, epochs: int) -> dict:
         vids,
         LatentSettings(epochs=epochs, seed=args.seed),
         progress=lambda e, tot, loss: epochs_seen.append((e, loss, time.perf_counter())),
-        threads=THREADS,
+        threads=runtime.train_threads(),
     )
     fit_s = time.perf_counter() - t0
     rss_peak = peak_rss_mb()

@@ -10,10 +10,13 @@ key that says which settings made a result.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+import operator
+import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,6 +29,62 @@ def check(cond: bool, msg: str) -> None:
     """Raise `SettingsError(msg)` unless `cond`: the one-line validation of every settings class."""
     if not cond:
         raise SettingsError(msg)
+
+
+def check_fields(obj: Any, **specs: str | tuple[Any, ...]) -> None:
+    """Check fields of settings dataclass `obj` against their declared ranges or choices;
+    the first that fails raises one clear `SettingsError` (``pca_dims must be >= 2, got 1``).
+
+    Each field's value must first be of its declared type (as `from_dict` checks a YAML
+    file: bool is not a number, 2.5 is not a whole number; None only where the type allows
+    it, and then it passes). A spec is then a range of finite numbers, ``">= 2"``, ``"> 0"``,
+    ``"<= 10"``, an interval ``"[16, 4096]"``, ``"(0, 1)"``, ``"[0, 2^31)"`` or just
+    ``"finite"`` (for a tuple of numbers: each of them); or a tuple of the allowed values.
+    """
+    import typing
+
+    hints = _hints(type(obj))
+    for name, spec in specs.items():
+        value = _typed(name, getattr(obj, name), hints[name])
+        if value is None:
+            continue
+        if isinstance(spec, tuple):
+            check(
+                value in spec, f"{name} must be one of {', '.join(map(str, spec))}, got {value!r}"
+            )
+            continue
+        test, words = _range(spec)
+        if type(None) in typing.get_args(hints[name]):
+            words += " or null"
+        if isinstance(value, tuple):  # a pair or triple of numbers: each in the range
+            ok = all(math.isfinite(v) and test(v) for v in value)
+            check(ok, f"{name} values must be {words}, got {value}")
+        else:
+            check(math.isfinite(value) and test(value), f"{name} must be {words}, got {value}")
+
+
+@functools.cache
+def _range(spec: str) -> tuple[Callable[[float], bool], str]:
+    """(test, words) of a range spec (see `check_fields`)."""
+    if spec == "finite":
+        return (lambda v: True), "a finite number"
+    ops = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
+    m = re.fullmatch(r"(>=|>|<=|<) *(\S+)", spec)
+    if m:
+        op, bound = ops[m.group(1)], _number(m.group(2))
+        return (lambda v: op(v, bound)), spec
+    m = re.fullmatch(r"([\[(]) *([^,\s]+) *, *([^,\s]+) *([\])])", spec)
+    if not m:
+        raise ValueError(f"bad range spec {spec!r}")
+    lo_op = operator.ge if m.group(1) == "[" else operator.gt
+    hi_op = operator.le if m.group(4) == "]" else operator.lt
+    lo, hi = _number(m.group(2)), _number(m.group(3))
+    return (lambda v: lo_op(v, lo) and hi_op(v, hi)), f"in {spec}"
+
+
+def _number(text: str) -> float:
+    base, _, power = text.partition("^")
+    return float(base) ** int(power) if power else float(text)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,28 +112,19 @@ class SampleSettings:
     time_regex: str | None = None
 
     def __post_init__(self) -> None:
-        check(
-            self.fps is None or (math.isfinite(self.fps) and self.fps > 0),
-            f"fps must be > 0, got {self.fps}",
-        )
-        check(self.every_n >= 1, f"every_n must be >= 1, got {self.every_n}")
-        check(
-            math.isfinite(self.start_s) and self.start_s >= 0,
-            f"start_s must be >= 0, got {self.start_s}",
+        check_fields(
+            self,
+            fps="> 0",
+            every_n=">= 1",
+            start_s=">= 0",
+            short_side="[16, 4096]",
+            thumb_short_side="[16, 1024]",
+            batch_frames=">= 1",
         )
         check(
             self.end_s is None or self.end_s > self.start_s,
             f"end_s ({self.end_s}) must be after start_s ({self.start_s})",
         )
-        check(
-            16 <= self.short_side <= 4096,
-            f"short_side must be in [16, 4096], got {self.short_side}",
-        )
-        check(
-            16 <= self.thumb_short_side <= 1024,
-            f"thumb_short_side must be in [16, 1024], got {self.thumb_short_side}",
-        )
-        check(self.batch_frames >= 1, f"batch_frames must be >= 1, got {self.batch_frames}")
 
 
 EMBEDDERS = ("clip", "pixels")
@@ -100,15 +150,7 @@ class EmbedSettings:
     batch_size: int = 64
 
     def __post_init__(self) -> None:
-        check(
-            self.embedder in EMBEDDERS,
-            f"embedder must be clip or pixels, got {self.embedder!r}",
-        )
-        check(
-            self.precision in PRECISIONS,
-            f"precision must be auto, fp32, bf16 or fp16, got {self.precision!r}",
-        )
-        check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
+        check_fields(self, embedder=EMBEDDERS, precision=PRECISIONS, batch_size=">= 1")
 
     @property
     def model_id(self) -> str:
@@ -139,6 +181,7 @@ def from_dict(cls: type[T], data: Mapping[str, Any] | None) -> T:
         raise SettingsError(f"bad {cls.__name__} settings: {exc}") from None
 
 
+@functools.cache
 def _hints(cls: type) -> dict[str, Any]:
     import typing
 

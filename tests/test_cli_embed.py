@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -122,20 +123,57 @@ def test_atlas_home_is_the_default_store(clip, tmp_path, monkeypatch, capsys):
     assert len(result_dirs(tmp_path / "home")) == 1
 
 
+#: Runs the CLI after a start line: imports done, it touches argv[1] and waits for argv[2]
+#: to exist, so that two processes reach the store together however busy the machine is.
+AT_THE_LINE = (
+    "import pathlib, sys, time\n"
+    "from summarizer.cli.main import build_parser, main\n"
+    "import summarizer.flow, summarizer.store\n"
+    "build_parser()\n"
+    "ready, go = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])\n"
+    "ready.touch()\n"
+    "deadline = time.monotonic() + 300\n"
+    "while not go.exists() and time.monotonic() < deadline:\n"
+    "    time.sleep(0.005)\n"
+    "sys.exit(main(sys.argv[3:]))\n"
+)
+
+
 def test_two_processes_same_key(clip, tmp_path):
-    """Two CLI processes on the same video at once: both succeed, one entry, same vectors."""
+    """Two CLI processes on the same video at once: both succeed, one computes and the other
+    waits for it and reads its entry (same vectors), one entry, nothing left over. They start
+    from a common line (markers, not timing), so they do overlap on a busy machine too."""
     store = tmp_path / "store"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "summarizer", "embed", str(clip), "--store", str(store)]
-    cmd += ["--embedder", "pixels", "--fps", "4"]
+    args = ["embed", str(clip), "--store", str(store), "--embedder", "pixels", "--fps", "4"]
+    ready = [tmp_path / f"ready{i}" for i in range(2)]
+    go = tmp_path / "go"
     procs = [
-        subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-        for _ in range(2)
+        subprocess.Popen(
+            [sys.executable, "-c", AT_THE_LINE, str(r), str(go), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for r in ready
     ]
-    outs = [p.communicate(timeout=300) for p in procs]
+    try:
+        deadline = time.monotonic() + 300
+        while not all(r.exists() for r in ready):
+            assert all(p.poll() is None for p in procs), [p.communicate() for p in procs]
+            assert time.monotonic() < deadline, "the processes never reached the start line"
+            time.sleep(0.005)
+        go.touch()
+        outs = [p.communicate(timeout=300) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
     assert [p.returncode for p in procs] == [0, 0], outs
     ms = [parse(out)[0] for out, _ in outs]
     assert ms[0]["n"] == ms[1]["n"] and ms[0]["sha"] == ms[1]["sha"]
+    assert sorted(m["hit"] is None for m in ms) == [False, True], outs  # one computed
     assert len(result_dirs(store)) == 1  # one entry, no temp folders left
     s = Store(store)
     assert len(s.runs(stage="embed")) == 2

@@ -1,13 +1,17 @@
-"""The documented example config is valid for every command (one file serves them all)."""
+"""The documented example config is valid for every command (one file serves them all), and
+settings check their declared types and ranges."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from summarizer import Settings
+from summarizer import Settings, SettingsError
 from summarizer.cli.main import main
+from summarizer.config import check_fields
 from summarizer.synth import Shot, make_video
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "atlas.example.yaml"
@@ -83,3 +87,37 @@ def test_help_shows_the_defaults_of_the_settings(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert f"Hamming bits that still match (default {default('dedup', 'max_distance')})" in text
     assert f"frames per second to sample (default {default('sample', 'fps')})" in text
+
+
+@dataclasses.dataclass(frozen=True)
+class _Declared:
+    n: int = 3
+    rate: float | None = 0.5
+    size: tuple[int, int] = (16, 16)
+    mode: str = "a"
+
+    def __post_init__(self) -> None:
+        check_fields(self, n=">= 1", rate="(0, 1]", size="[16, 2^10]", mode=("a", "b"))
+
+
+@pytest.mark.parametrize(
+    "bad,message",
+    [
+        ({"n": 0}, "n must be >= 1, got 0"),
+        ({"n": 2.5}, "n must be a whole number, got 2.5"),
+        ({"n": True}, "n must be a whole number, got True"),
+        ({"rate": 0}, "rate must be in (0, 1] or null, got 0"),
+        ({"rate": float("nan")}, "rate must be in (0, 1] or null, got nan"),
+        ({"rate": "x"}, "rate must be a number or null, got 'x'"),
+        ({"size": (16, 2000)}, "size values must be in [16, 2^10], got (16, 2000)"),
+        ({"size": (16,)}, "size must be a list of 2 values"),
+        ({"mode": "c"}, "mode must be one of a, b, got 'c'"),
+    ],
+)
+def test_declared_ranges_check_type_then_range(bad, message):
+    """`check_fields`: the field's type first (as a YAML file is checked), then its range or
+    choices, one message naming the field; None passes where the type allows it."""
+    with pytest.raises(SettingsError) as err:
+        _Declared(**bad)
+    assert str(err.value).startswith(message), err.value
+    assert _Declared(rate=None, size=[16, 1024], n=np.int64(2)).rate is None

@@ -315,6 +315,20 @@ def test_runtime_apply_sets_threads_and_wait_policy_once():
         embed.runtime.RuntimeSettings(threads=0)
 
 
+def test_training_threads_are_a_runtime_setting():
+    """The map trains on `RuntimeSettings.train_threads` (default 1), as applied by the entry
+    point; the process' own thread count is not that one."""
+    code = (
+        "from summarizer.embed import runtime\n"
+        "print(runtime.train_threads(), end=' ')\n"
+        "runtime.apply(runtime.RuntimeSettings(threads=2, train_threads=3))\n"
+        "print(runtime.train_threads())"
+    )
+    assert _python(code) == "1 3"
+    with pytest.raises(SettingsError, match="train_threads must be >= 1"):
+        embed.runtime.RuntimeSettings(train_threads=0)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_pinned_staging_uploads_every_chunk_intact():
     from summarizer.embed.clip import PinnedStaging

@@ -224,14 +224,44 @@ def fakes(monkeypatch, clip, store):
 
 
 def test_decode_and_embed_overlap(fakes, store):
-    n, delay = 10, 0.05
-    ref = fakes(_fake_batches(n, delay), _SlowEmbedder(delay))
-    t0 = time.perf_counter()
+    """Decoding and embedding run at the same time: every batch after the first is decoded
+    while the batch before it is being embedded. Checked by events, not wall time (a busy
+    machine stretches any timing): the decoder hands out batch i + 1 only once the embedder
+    has started on batch i, and the embedder finishes batch i only once batch i + 1 is
+    decoded, so each step needs the other side running concurrently; a serial pipeline
+    (either order) would wait on itself and record a timeout."""
+    n, patience = 10, 60.0  # seconds a side waits for the other before it records a failure
+    started = [threading.Event() for _ in range(n)]  # the embedder began batch i
+    decoded = [threading.Event() for _ in range(n)]  # the decoder produced batch i
+    log: list[tuple[str, int]] = []
+
+    def frames(path, settings, **kw):
+        for i in range(n):
+            if i and not started[i - 1].wait(patience):
+                log.append(("decoder waited in vain", i))
+            imgs = np.full((4, 32, 48, 3), i * 10, np.uint8)
+            log.append(("decoded", i))
+            decoded[i].set()
+            yield FrameBatch(np.arange(4) + 4.0 * i, np.arange(4) + 4 * i, imgs)
+
+    class Embedder:
+        def embed_images(self, images):
+            i = int(images[0, 0, 0, 0]) // 10
+            log.append(("embed start", i))
+            started[i].set()
+            if i + 1 < n and not decoded[i + 1].wait(patience):
+                log.append(("embedder waited in vain", i))
+            log.append(("embed end", i))
+            v = np.ones((len(images), 8), np.float32)
+            return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    ref = fakes(frames, Embedder())
     ev = embed_video(ref, SAMPLE, PIXELS, store)
-    wall = time.perf_counter() - t0
     assert len(ev.times_s) == 4 * n
-    # Serial would take 2 * n * delay = 1.0 s; overlapped about n * delay + one batch.
-    assert wall < 1.5 * n * delay, wall
+    assert not [e for e in log if "in vain" in e[0]], log
+    at = {e: k for k, e in enumerate(log)}
+    for i in range(n - 1):  # batch i + 1 decoded between the start and the end of embedding i
+        assert at[("embed start", i)] < at[("decoded", i + 1)] < at[("embed end", i)], log
 
 
 def test_decoder_error_reaches_the_caller(fakes, store):

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-from summarizer.config import check
-
-
-def _finite(v: object) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+from summarizer.config import check_fields
 
 
 @dataclass(frozen=True)
@@ -58,69 +53,28 @@ class LatentSettings:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        check(
-            isinstance(self.pca_dims, int) and self.pca_dims >= 2,
-            f"pca_dims must be >= 2, got {self.pca_dims}",
-        )
-        check(
-            _finite(self.code_std) and 0 < self.code_std < 1,
-            f"code_std must be in (0, 1), got {self.code_std}",
-        )
-        for name in ("activity_weight", "triplet_weight"):
-            v = getattr(self, name)
-            check(_finite(v) and v >= 0, f"{name} must be >= 0, got {v}")
-        check(
-            _finite(self.triplet_eps) and self.triplet_eps > 0,
-            f"triplet_eps must be > 0, got {self.triplet_eps}",
-        )
-        check(
-            isinstance(self.epochs, int) and self.epochs >= 1,
-            f"epochs must be >= 1, got {self.epochs}",
-        )
-        check(
-            isinstance(self.patience, int) and self.patience >= 1,
-            f"patience must be >= 1, got {self.patience}",
-        )
-        check(
-            _finite(self.min_delta) and self.min_delta >= 0,
-            f"min_delta must be >= 0, got {self.min_delta}",
-        )
-        check(
-            isinstance(self.min_seen, int) and 0 <= self.min_seen <= 10**10,
-            f"min_seen must be in [0, 10^10] frames, got {self.min_seen}",
-        )
-        check(
-            self.batch_size is None or (isinstance(self.batch_size, int) and self.batch_size >= 8),
-            f"batch_size must be >= 8 frames (or None: automatic), got {self.batch_size}",
-        )
-        check(
-            _finite(self.learning_rate) and 0 < self.learning_rate < 1,
-            f"learning_rate must be in (0, 1), got {self.learning_rate}",
-        )
-        check(
-            _finite(self.validation_fraction) and 0 <= self.validation_fraction < 0.5,
-            f"validation_fraction must be in [0, 0.5), got {self.validation_fraction}",
-        )
-        check(
-            self.monitor in MONITORS,
-            f"monitor must be one of {', '.join(MONITORS)}, got {self.monitor!r}",
-        )
-        check(
-            isinstance(self.min_frames, int) and self.min_frames >= 8,
-            f"min_frames must be >= 8, got {self.min_frames}",
-        )
-        check(
-            _finite(self.stretch) and 0 <= self.stretch <= 1,
-            f"stretch must be in [0, 1], got {self.stretch}",
-        )
-        check(self.shape in ("square", "disc"), f"shape must be square or disc, got {self.shape!r}")
-        check(_finite(self.angle_deg), f"angle_deg must be a number, got {self.angle_deg}")
-        check(
-            isinstance(self.seed, int)
-            and not isinstance(self.seed, bool)
-            and 0 <= self.seed < 2**31,
-            f"seed must be an integer in [0, 2^31), got {self.seed}",
+        check_fields(
+            self,
+            pca_dims=">= 2",
+            code_std="(0, 1)",
+            activity_weight=">= 0",
+            triplet_weight=">= 0",
+            triplet_eps="> 0",
+            epochs=">= 1",
+            patience=">= 1",
+            min_delta=">= 0",
+            min_seen="[0, 10^10]",
+            batch_size=">= 8",
+            learning_rate="(0, 1)",
+            validation_fraction="[0, 0.5)",
+            monitor=MONITORS,
+            min_frames=">= 8",
+            stretch="[0, 1]",
+            shape=SHAPES,
+            angle_deg="finite",
+            seed="[0, 2^31)",
         )
 
 
 MONITORS = ("trustworthiness", "loss")
+SHAPES = ("square", "disc")

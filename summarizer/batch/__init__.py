@@ -26,6 +26,7 @@ from summarizer.batch.report import BatchReport
 from summarizer.config import Settings
 
 ENGINES = ("local", "ray")
+DEFAULT_ENGINE = "local"  # a process pool on this machine: nothing to set up
 OnDone = Callable[[Outcome], None]
 
 
@@ -37,7 +38,7 @@ class Engine(Protocol):
 
 
 def make_engine(
-    engine: str = "local",
+    engine: str = DEFAULT_ENGINE,
     workers: int | None = None,
     address: str | None = None,
     gpus_per_worker: float | None = None,

@@ -150,9 +150,8 @@ class EmbedActor:
 def write_embedding(job: Job, store: Any, ref: Any, row: dict[str, Any]):
     """The entry `flow.embed_video` writes for `ref` (same key, arrays, metadata), from the
     decoded and embedded row; returns the `EmbeddedVideo` as read back from the store."""
-    from summarizer.data import EmbeddedVideo
     from summarizer.errors import StoreError
-    from summarizer.flow import _run_settings, embed_key, embed_meta
+    from summarizer.flow import _as_embedded, _run_settings, embed_key, embed_meta
 
     sample, embed = job.settings.sample, job.settings.embed
     key = embed_key(store, ref.sha256, sample, embed)
@@ -184,15 +183,7 @@ def write_embedding(job: Job, store: Any, ref: Any, row: dict[str, Any]):
     store.record_run(
         key, float(row["decode_s"] + row["embed_s"]), hit, _run_settings(sample, embed)
     )
-    return EmbeddedVideo(
-        ref=ref,
-        times_s=res["times_s"],
-        indices=res["indices"],
-        embeddings=res["embeddings"],
-        thumbnails=res["thumbnails"],
-        model_id=embed.model_id,
-        cache_hit=hit,
-    )
+    return _as_embedded(ref, res, embed.model_id, hit)
 
 
 def finish_row(job: Job, row: dict[str, Any]) -> dict[str, str]:

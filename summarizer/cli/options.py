@@ -42,6 +42,42 @@ def shown(section: str | type, key: str) -> str:
     return f"default {'none' if value is None else value}"
 
 
+def setting_flag(
+    g: Any,
+    section: str | type,
+    key: str,
+    what: str | None = None,
+    flag: str | None = None,
+    **kw: Any,
+) -> None:
+    """Add the flag that overrides setting `section.key` to parser or group `g`: ``--key``
+    (or `flag`), dest `key`, default None (not given: the config or the default wins), its
+    help `what` and the default read from the settings. Its type is the field's (int,
+    float; else text) unless ``type`` or ``action`` say otherwise."""
+    if not {"type", "action"} & set(kw):
+        kw["type"] = _field_type(section, key)
+    help_ = shown(section, key) if what is None else f"{what} ({shown(section, key)})"
+    g.add_argument(flag or f"--{key.replace('_', '-')}", dest=key, default=None, help=help_, **kw)
+
+
+def _field_type(section: str | type, key: str) -> type | None:
+    """int or float where the settings field is one (None or not), else None (text)."""
+    import typing
+
+    from summarizer.config import section_class
+
+    cls = section_class(section) if isinstance(section, str) else section
+    hint = typing.get_type_hints(cls)[key]
+    kinds = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
+    return kinds[0] if kinds[0] in (int, float) else None
+
+
+def given(args: argparse.Namespace, *keys: str) -> dict[str, Any]:
+    """The values of the setting flags `keys` (None: not given), lists (``nargs``) as tuples."""
+    values = {k: getattr(args, k) for k in keys}
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+
+
 def add_inputs(p: argparse.ArgumentParser, what: str = "VIDEO") -> None:
     p.add_argument(
         "inputs",
@@ -84,47 +120,29 @@ def add_config(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, default=None, help="YAML file with settings sections")
 
 
+#: The setting flags of `add_sample` and `add_embed` (their dests are the fields' names).
+SAMPLE_FLAGS = ("fps", "every_n", "keyframes_only", "start_s", "end_s", "time_regex")
+EMBED_FLAGS = ("embedder", "model", "pretrained", "device", "precision", "batch_size")
+
+
 def add_sample(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("sampling (YAML section 'sample:')")
-    g.add_argument(
-        "--fps",
-        type=float,
-        default=None,
-        help=f"frames per second to sample ({shown('sample', 'fps')})",
-    )
-    g.add_argument(
-        "--every-n", type=int, default=None, help="take every n-th frame instead of --fps"
-    )
-    g.add_argument(
-        "--keyframes-only", action="store_true", default=None, help="only codec key frames"
-    )
-    g.add_argument(
-        "--start", type=float, default=None, dest="start_s", help="start time in seconds"
-    )
-    g.add_argument("--end", type=float, default=None, dest="end_s", help="end time in seconds")
-    g.add_argument(
-        "--time-regex", default=None, help="image folders: regex whose group 1 is the time (s)"
-    )
+    setting_flag(g, "sample", "fps", "frames per second to sample")
+    setting_flag(g, "sample", "every_n", "take every n-th frame instead of --fps")
+    setting_flag(g, "sample", "keyframes_only", "only codec key frames", action="store_true")
+    setting_flag(g, "sample", "start_s", "start time in seconds", flag="--start")
+    setting_flag(g, "sample", "end_s", "end time in seconds", flag="--end")
+    setting_flag(g, "sample", "time_regex", "image folders: regex whose group 1 is the time (s)")
 
 
 def add_embed(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("embedding (YAML section 'embed:')")
-    g.add_argument("--embedder", choices=EMBEDDERS, default=None, help=shown("embed", "embedder"))
-    g.add_argument(
-        "--model", default=None, help=f"open_clip architecture ({shown('embed', 'model')})"
-    )
-    g.add_argument(
-        "--pretrained",
-        default=None,
-        help=f"open_clip weights tag or a checkpoint path ({shown('embed', 'pretrained')})",
-    )
-    g.add_argument(
-        "--device", default=None, help=f"auto, cpu, cuda, mps ({shown('embed', 'device')})"
-    )
-    g.add_argument(
-        "--precision", choices=PRECISIONS, default=None, help=shown("embed", "precision")
-    )
-    g.add_argument("--batch-size", type=int, default=None, help=shown("embed", "batch_size"))
+    setting_flag(g, "embed", "embedder", choices=EMBEDDERS)
+    setting_flag(g, "embed", "model", "open_clip architecture")
+    setting_flag(g, "embed", "pretrained", "open_clip weights tag or a checkpoint path")
+    setting_flag(g, "embed", "device", "auto, cpu, cuda, mps")
+    setting_flag(g, "embed", "precision", choices=PRECISIONS)
+    setting_flag(g, "embed", "batch_size", "images per forward pass")
 
 
 def add_source(p: argparse.ArgumentParser, keywords_help: str | None = None) -> None:
@@ -219,34 +237,15 @@ def section(config: dict[str, Any], name: str, cls: type[T], **flags: Any) -> T:
 
 
 def sample_settings(args: argparse.Namespace, config: dict[str, Any]) -> SampleSettings:
-    s = section(
-        {"sample": split_sample_section(config)[0]},
-        "sample",
-        SampleSettings,
-        fps=args.fps,
-        every_n=args.every_n,
-        keyframes_only=args.keyframes_only,
-        start_s=args.start_s,
-        end_s=args.end_s,
-        time_regex=args.time_regex,
-    )
+    decode = {"sample": split_sample_section(config)[0]}
+    s = section(decode, "sample", SampleSettings, **given(args, *SAMPLE_FLAGS))
     if args.every_n is not None and args.fps is None:  # --every-n alone means: no fps target
         s = dataclasses.replace(s, fps=None)
     return s
 
 
 def embed_settings(args: argparse.Namespace, config: dict[str, Any]) -> EmbedSettings:
-    return section(
-        config,
-        "embed",
-        EmbedSettings,
-        embedder=args.embedder,
-        model=args.model,
-        pretrained=args.pretrained,
-        device=args.device,
-        precision=args.precision,
-        batch_size=args.batch_size,
-    )
+    return section(config, "embed", EmbedSettings, **given(args, *EMBED_FLAGS))
 
 
 def config_of(args: argparse.Namespace) -> dict[str, Any]:

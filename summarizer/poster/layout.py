@@ -27,13 +27,14 @@ from typing import Any
 
 import numpy as np
 
-from summarizer.config import check
+from summarizer.config import check, check_fields
 from summarizer.errors import InputError, SettingsError
 
 MAX_MEGAPIXELS = 1000.0  # 3 GB of RGB on disk while rendering: beyond that, a mistake
 MAX_TILE_MEGAPIXELS = 40.0  # one tile (120 MB of RGB) is the most held in memory at once
 MIN_TILE_PX = 4
 FORMATS = ("png", "pdf")
+FITS = ("cover", "contain")  # fill the cell and crop, or the whole frame letterboxed
 
 
 def _finite(v: Any) -> bool:
@@ -68,50 +69,30 @@ class PosterSettings:
     use_source: bool = True
 
     def __post_init__(self) -> None:
-        check(
-            isinstance(self.cols, int) and 1 <= self.cols <= 2000,
-            f"cols must be in [1, 2000], got {self.cols}",
+        check_fields(
+            self,
+            cols="[1, 2000]",
+            rows="[1, 2000]",
+            center="finite",
+            width="> 0",
+            height="> 0",
+            dpi="[10, 2400]",
+            size_px="[16, 200000]",
+            tile_px="[16, 4096]",
+            fit=FITS,
+            gap_px="[0, 200]",
+            background="[0, 255]",
         )
-        check(
-            isinstance(self.rows, int) and 1 <= self.rows <= 2000,
-            f"rows must be in [1, 2000], got {self.rows}",
+        check(  # said as a print size: what the app and --size-cm call it
+            self.size_cm is None
+            or (
+                len(self.size_cm) == 2 and all(_finite(v) and 1 <= v <= 1000 for v in self.size_cm)
+            ),
+            f"print size must be two lengths in [1, 1000] cm, got {self.size_cm}",
         )
-        check(
-            len(self.center) == 2 and all(_finite(c) for c in self.center),
-            f"center must be two numbers, got {self.center}",
-        )
-        check(_finite(self.width) and self.width > 0, f"width must be > 0, got {self.width}")
-        check(
-            self.height is None or (_finite(self.height) and self.height > 0),
-            f"height must be > 0, got {self.height}",
-        )
-        check(
-            _finite(self.dpi) and 10 <= self.dpi <= 2400,
-            f"dpi must be in [10, 2400], got {self.dpi}",
-        )
-        if self.size_cm is not None:
-            check(
-                len(self.size_cm) == 2 and all(_finite(v) and 1 <= v <= 1000 for v in self.size_cm),
-                f"print size must be two lengths in [1, 1000] cm, got {self.size_cm}",
-            )
-        if self.size_px is not None:
-            check(
-                len(self.size_px) == 2
-                and all(
-                    isinstance(v, (int, np.integer)) and 16 <= v <= 200_000 for v in self.size_px
-                ),
-                f"size_px must be two sizes in [16, 200000] px, got {self.size_px}",
-            )
         check(
             self.size_cm is None or self.size_px is None,
             "give size_cm (+ dpi) or size_px, not both",
-        )
-        check(16 <= self.tile_px <= 4096, f"tile_px must be in [16, 4096], got {self.tile_px}")
-        check(self.fit in ("cover", "contain"), f"fit must be cover or contain, got {self.fit!r}")
-        check(0 <= self.gap_px <= 200, f"gap_px must be in [0, 200], got {self.gap_px}")
-        check(
-            len(self.background) == 3 and all(0 <= int(c) <= 255 for c in self.background),
-            f"background must be an RGB triple, got {self.background}",
         )
 
     @property

@@ -54,6 +54,11 @@ def _times(x: Sequence[float] | np.ndarray, what: str) -> np.ndarray:
     return np.sort(a)
 
 
+def _check_tolerance(tolerance_s: float) -> None:
+    if not (np.isfinite(tolerance_s) and tolerance_s >= 0):
+        raise SettingsError(f"tolerance must be >= 0 seconds, got {tolerance_s}")
+
+
 def match_times(
     detected: Sequence[float] | np.ndarray,
     truth: Sequence[float] | np.ndarray,
@@ -63,8 +68,7 @@ def match_times(
 
     Returns (i, j) pairs of indices into the *sorted* arrays.
     """
-    if not (np.isfinite(tolerance_s) and tolerance_s >= 0):
-        raise SettingsError(f"tolerance must be >= 0 seconds, got {tolerance_s}")
+    _check_tolerance(tolerance_s)
     d = _times(detected, "detected")
     g = _times(truth, "true")
     pairs: list[tuple[int, int]] = []
@@ -88,22 +92,8 @@ def score_seams(
 ) -> SeamScore:
     """Precision, recall and F1 of `detected` seam times against `truth` cut times."""
     pairs = match_times(detected, truth, tolerance_s)
-    n_det = int(np.asarray(detected).size)
-    n_true = int(np.asarray(truth).size)
-    tp = len(pairs)
-    precision = tp / n_det if n_det else 1.0
-    recall = tp / n_true if n_true else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
-    return SeamScore(
-        precision=precision,
-        recall=recall,
-        f1=f1,
-        true_positives=tp,
-        n_detected=n_det,
-        n_true=n_true,
-        matches=tuple(pairs),
-        tolerance_s=float(tolerance_s),
-    )
+    n_det, n_true = int(np.asarray(detected).size), int(np.asarray(truth).size)
+    return _score(pairs, n_det, n_true, tolerance_s)
 
 
 def score_spans(
@@ -120,8 +110,7 @@ def score_spans(
     gives each the earliest free detection inside it: optimal for points and intervals on
     a line (the same exchange argument as `match_times`).
     """
-    if not (np.isfinite(tolerance_s) and tolerance_s >= 0):
-        raise SettingsError(f"tolerance must be >= 0 seconds, got {tolerance_s}")
+    _check_tolerance(tolerance_s)
     d = _times(detected, "detected")
     for a, b in ignore:
         d = d[(d < a) | (d > b)]
@@ -138,7 +127,13 @@ def score_spans(
         if k < len(d) and d[k] <= hi[j] and not used[k]:
             used[k] = True
             pairs.append((k, int(j)))
-    n_det, n_true, tp = len(d), len(spans), len(pairs)
+    return _score(sorted(pairs), len(d), len(spans), tolerance_s)
+
+
+def _score(pairs: list[tuple[int, int]], n_det: int, n_true: int, tolerance_s: float) -> SeamScore:
+    """The `SeamScore` of a matching: `pairs` matched out of `n_det` detections and `n_true`
+    truths (none of either: a perfect 1)."""
+    tp = len(pairs)
     precision = tp / n_det if n_det else 1.0
     recall = tp / n_true if n_true else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
@@ -149,6 +144,6 @@ def score_spans(
         true_positives=tp,
         n_detected=n_det,
         n_true=n_true,
-        matches=tuple(sorted(pairs)),
+        matches=tuple(pairs),
         tolerance_s=float(tolerance_s),
     )

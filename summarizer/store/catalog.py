@@ -283,24 +283,13 @@ class Catalog:
         if self.shared:
             rows = [r for sha in video_files(self.root) if (r := video_file_row(self.root, sha))]
             return sorted(rows, key=lambda r: -float(r.get("last_seen") or 0))
-        with self._db(write=False) as db:
-            rows = db.execute("SELECT * FROM videos ORDER BY last_seen DESC").fetchall()
-        return [dict(r) for r in rows]
+        return self._select("videos", "last_seen DESC")
 
     @_healing()
     def runs(self, group: str | None = None, stage: str | None = None) -> list[dict[str, Any]]:
         if self.shared:
             return []  # in the journal until the catalog writer syncs it
-        q, args = "SELECT * FROM runs WHERE 1=1", []
-        if group is not None:
-            q += ' AND "group" = ?'
-            args.append(group)
-        if stage is not None:
-            q += " AND stage = ?"
-            args.append(stage)
-        with self._db(write=False) as db:
-            rows = db.execute(q + " ORDER BY id", args).fetchall()
-        return [dict(r) for r in rows]
+        return self._select("runs", "id", group=group, stage=stage)
 
     @_healing()
     def results(self, group: str | None = None) -> list[dict[str, Any]]:
@@ -308,12 +297,16 @@ class Catalog:
             gdirs = [self.root / group] if group is not None else groups(self.root)
             rows = [_result_row(m) for g in gdirs for m in manifests(g)]
             return sorted(rows, key=lambda r: r["created_at"])
-        q, args = "SELECT * FROM results", []
-        if group is not None:
-            q += ' WHERE "group" = ?'
-            args.append(group)
+        return self._select("results", "created_at", group=group)
+
+    def _select(self, table: str, order: str, **where: Any) -> list[dict[str, Any]]:
+        """The rows of `table` whose columns equal the `where` values given (None: any),
+        ordered by `order` (the callers' own constants: nothing here comes from input)."""
+        given = {k: v for k, v in where.items() if v is not None}
+        cond = " AND ".join(f'"{k}" = ?' for k in given)
+        q = f"SELECT * FROM {table}" + (f" WHERE {cond}" if cond else "") + f" ORDER BY {order}"
         with self._db(write=False) as db:
-            rows = db.execute(q + " ORDER BY created_at", args).fetchall()
+            rows = db.execute(q, list(given.values())).fetchall()
         return [dict(r) for r in rows]
 
     # ------------------------------------------------------------------ repair, sync

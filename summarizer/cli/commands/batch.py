@@ -24,12 +24,19 @@ HELP = "process a collection (files, folders, lists of paths/URLs) into the stor
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from summarizer.batch import DEFAULT_ENGINE, ENGINES
+
     p.add_argument(
         "inputs", nargs="+", metavar="INPUT", help="video files, folders, or .txt lists of them"
     )
     p.add_argument("--out", type=common.out_dir, required=True, help="report and results folder")
     g = p.add_argument_group("engine")
-    g.add_argument("--engine", choices=("local", "ray"), default="local", help="default local")
+    g.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=DEFAULT_ENGINE,
+        help="where the work runs (default %(default)s)",
+    )
     g.add_argument("--address", default=None, help="Ray cluster address (default: a local Ray)")
     g.add_argument(
         "--workers", type=int, default=None, help="processes (local) or embedding actors (ray)"

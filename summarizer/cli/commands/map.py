@@ -18,71 +18,40 @@ from pathlib import Path
 from typing import Any
 
 from summarizer.cli import options as common
-from summarizer.cli.options import shown
 
 NAME = "map"
-# torch threads while training the map: its layers are tiny, and on a shared CPU a second
-# thread made training 15x slower (measured, 2 cores under load). TODO(lead): runtime settings.
-TRAIN_THREADS = 1
 HELP = "train a 2-D latent map of all frames of the videos; write coordinates, a picture, the model"
 
 
+#: The latent settings that have flags (dest = the field's name).
+LATENT_FLAGS = ("epochs", "seed", "pca_dims", "code_std", "triplet_weight", "stretch", "shape")
+
+
 def add_latent_flags(p: argparse.ArgumentParser) -> None:
+    from summarizer.atlas.settings import SHAPES
+
     g = p.add_argument_group("latent map (YAML section 'latent:')")
-    g.add_argument(
-        "--epochs",
-        type=int,
-        default=None,
-        help=f"most training epochs ({shown('latent', 'epochs')})",
-    )
-    g.add_argument("--seed", type=int, default=None, help=shown("latent", "seed"))
-    g.add_argument(
-        "--pca-dims", type=int, default=None, help=f"PCA components ({shown('latent', 'pca_dims')})"
-    )
-    g.add_argument(
-        "--code-std",
-        type=float,
-        default=None,
-        help=f"target code std ({shown('latent', 'code_std')})",
-    )
-    g.add_argument(
-        "--triplet-weight",
-        type=float,
-        default=None,
-        help=f"weight of the triplet loss ({shown('latent', 'triplet_weight')})",
-    )
-    g.add_argument(
-        "--stretch",
-        type=float,
-        default=None,
-        help=f"percentile stretch 0..1 ({shown('latent', 'stretch')})",
-    )
-    g.add_argument(
-        "--shape", choices=("square", "disc"), default=None, help=shown("latent", "shape")
-    )
+    common.setting_flag(g, "latent", "epochs", "most training epochs")
+    common.setting_flag(g, "latent", "seed")
+    common.setting_flag(g, "latent", "pca_dims", "PCA components")
+    common.setting_flag(g, "latent", "code_std", "target code std")
+    common.setting_flag(g, "latent", "triplet_weight", "weight of the triplet loss")
+    common.setting_flag(g, "latent", "stretch", "percentile stretch 0..1")
+    common.setting_flag(g, "latent", "shape", choices=SHAPES)
 
 
 def latent_settings(args: argparse.Namespace, config: dict[str, Any]):
     from summarizer.atlas.settings import LatentSettings
 
-    return common.section(
-        config,
-        "latent",
-        LatentSettings,
-        epochs=args.epochs,
-        seed=args.seed,
-        pca_dims=args.pca_dims,
-        code_std=args.code_std,
-        triplet_weight=args.triplet_weight,
-        stretch=args.stretch,
-        shape=args.shape,
-    )
+    return common.section(config, "latent", LatentSettings, **common.given(args, *LATENT_FLAGS))
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     common.add_video_command(p)
     add_latent_flags(p)
-    p.add_argument("--size", type=int, default=1200, help="map.png size in pixels (default 1200)")
+    p.add_argument(
+        "--size", type=int, default=1200, help="map.png size in pixels (default %(default)s)"
+    )
 
 
 class EpochBar:
@@ -112,6 +81,7 @@ class EpochBar:
 
 def compute_map(args: argparse.Namespace):
     """Embeddings + the map of the inputs (shared with the poster command)."""
+    from summarizer.embed import runtime
     from summarizer.flow import map_collection
     from summarizer.store import Store
 
@@ -120,7 +90,9 @@ def compute_map(args: argparse.Namespace):
     store = Store(args.store)
     videos = [item.embedded for item in common.embedded_inputs(args, config, store)]
     with EpochBar(True if args.quiet else None) as bar:
-        lmap = map_collection(videos, settings, store, progress=bar, threads=TRAIN_THREADS)
+        lmap = map_collection(
+            videos, settings, store, progress=bar, threads=runtime.train_threads()
+        )
     return videos, lmap
 
 

@@ -11,54 +11,48 @@ or ``--tile-px`` per column. Writes FILE and ``FILE.layout.json`` (tile -> video
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 from pathlib import Path
 
 from summarizer.cli import options as common
 from summarizer.cli.commands import map as map_cmd
-from summarizer.cli.options import shown
 
 NAME = "poster"
+#: The poster settings with a flag of their own name (dest = the field's name).
+POSTER_FLAGS = (
+    "center",
+    "width",
+    "height",
+    "dpi",
+    "size_cm",
+    "size_px",
+    "tile_px",
+    "fit",
+    "gap_px",
+)
 HELP = "a printable poster (PNG/PDF) of the latent map: the frame nearest each grid cell"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from summarizer.poster.layout import FITS
+
     common.add_inputs(p)
     p.add_argument("--out", type=common.out_file, required=True, help="poster file, .png or .pdf")
     p.add_argument("--cols", type=int, required=True, help="tiles across")
     p.add_argument("--rows", type=int, required=True, help="tiles down")
     g = p.add_argument_group("window and print size")
-    g.add_argument(
-        "--center",
-        type=float,
-        nargs=2,
-        metavar=("X", "Y"),
-        default=None,
-        help=shown("poster", "center"),
-    )
-    g.add_argument(
-        "--width",
-        type=float,
-        default=None,
-        help=f"window width in map units, 2 = all ({shown('poster', 'width')})",
-    )
-    g.add_argument(
-        "--height", type=float, default=None, help="window height (default width * rows / cols)"
-    )
-    g.add_argument(
-        "--dpi", type=float, default=None, help=f"print resolution ({shown('poster', 'dpi')})"
-    )
-    g.add_argument("--size-cm", type=float, nargs=2, metavar=("W", "H"), default=None)
-    g.add_argument("--size-px", type=int, nargs=2, metavar=("W", "H"), default=None)
-    g.add_argument(
-        "--tile-px",
-        type=int,
-        default=None,
-        help=f"tile width without a print size ({shown('poster', 'tile_px')})",
-    )
+    flag = functools.partial(common.setting_flag, g, "poster")
+    flag("center", nargs=2, metavar=("X", "Y"), type=float)
+    flag("width", "window width in map units, 2 = all")
+    flag("height", "window height (none: width * rows / cols)")
+    flag("dpi", "print resolution")
+    flag("size_cm", "print size in cm", nargs=2, metavar=("W", "H"), type=float)
+    flag("size_px", "print size in pixels", nargs=2, metavar=("W", "H"), type=int)
+    flag("tile_px", "tile width without a print size")
     g.add_argument("--repeats", action="store_true", help="a frame may fill several cells")
-    g.add_argument("--fit", choices=("cover", "contain"), default=None, help=shown("poster", "fit"))
-    g.add_argument("--gap", type=int, default=None, dest="gap_px", help="pixels between tiles")
+    flag("fit", choices=FITS)
+    flag("gap_px", "pixels between tiles", flag="--gap")
     g.add_argument(
         "--thumbnails-only", action="store_true", help="tiles from the stored thumbnails"
     )
@@ -79,17 +73,9 @@ def poster_settings(args: argparse.Namespace, config: dict):
         PosterSettings,
         cols=args.cols,
         rows=args.rows,
-        center=tuple(args.center) if args.center else None,
-        width=args.width,
-        height=args.height,
-        dpi=args.dpi,
-        size_cm=tuple(args.size_cm) if args.size_cm else None,
-        size_px=tuple(args.size_px) if args.size_px else None,
-        tile_px=args.tile_px,
         allow_repeats=True if args.repeats else None,
-        fit=args.fit,
-        gap_px=args.gap_px,
         use_source=False if args.thumbnails_only else None,
+        **common.given(args, *POSTER_FLAGS),
     )
 
 
