@@ -162,6 +162,16 @@ def add_source(p: argparse.ArgumentParser, keywords_help: str | None = None) -> 
         "or the subtitles yt-dlp finds)",
     )
     g.add_argument("--keywords", default=None, metavar="WORDS", help=keywords_help)
+    from summarizer.sources.keywords import MODES
+
+    g.add_argument(
+        "--keywords-as",
+        choices=MODES,
+        default=None,
+        help="what the keyword spans do: extra segment boundaries (seams), a filter (only "
+        "what lies inside them), or only a list; auto: boundaries for seams, filter for "
+        f"summary and sample ({shown('keywords', 'mode')})",
+    )
 
 
 def add_captions(p: argparse.ArgumentParser) -> None:
