@@ -42,6 +42,7 @@ class VideoRef:
     name: str
     probe: Probe
     kind: str = "video"  # "video" | "images"
+    key_kind: str = "bytes"  # what `sha256` hashes: "bytes", or "stream" (URL + identity)
 
 
 @dataclass(frozen=True)

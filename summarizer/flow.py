@@ -79,6 +79,7 @@ def open_video(
         name=source.name if source is not None else p.name,
         probe=probe,
         kind="images" if p.is_dir() else "video",
+        key_kind="stream" if stream else "bytes",
     )
     if store is not None:
         store.register_video(ref)

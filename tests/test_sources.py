@@ -189,6 +189,9 @@ def test_open_video_takes_urls_with_the_right_store_key(site, tmp_path, monkeypa
     assert direct.name == "clip.mp4" and direct.probe.frame_count == 40
     assert hls.sha256 == stream_key(f"{base}/hls/index.m3u8", "hls:all")  # URL + identity
     assert {v["sha256"] for v in store.videos()} >= {direct.sha256, hls.sha256}
+    # The catalog says what each key hashes.
+    assert store.video(direct.sha256)["key_kind"] == direct.key_kind == "bytes"
+    assert store.video(hls.sha256)["key_kind"] == hls.key_kind == "stream"
     assert direct.path.is_relative_to(store.root / "downloads")  # beside the store
 
 
