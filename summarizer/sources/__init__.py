@@ -4,6 +4,11 @@
 (`Source`), with the subtitles found for each; `resolve` is the one-video form that
 `flow.open_video` calls. A URL's store key is the sha256 of its bytes when all of them were
 read (a download), else the URL plus the stream's identity (`Source.key_kind`).
+
+With an end time, a video yt-dlp gives a direct URL for (a plain http(s) file, an HLS
+playlist) is streamed, read only up to that time, not downloaded whole; its identity is
+yt-dlp's "extractor:id:format", the kind of stream and the end time
+("Generic:clip:mp4:file:end=3").
 """
 
 from __future__ import annotations
@@ -30,8 +35,9 @@ class Source:
     url: where it came from (None for a local path).
     key_kind: "bytes" (store key = sha256 of the file's bytes, all read) or "stream"
         (key = `key`, from the URL and `identity`).
-    identity: yt-dlp's "extractor:id"; for a stream its kind and end time, and for a live
-        one the time its capture started ("mjpeg:end=30:at=2026-11-30T21:20:05.1Z").
+    identity: yt-dlp's "extractor:id"; for a stream its kind and end time (after yt-dlp's
+        "extractor:id:format" when it found it), and for a live one the time its capture
+        started ("mjpeg:end=30:at=2026-11-30T21:20:05.1Z").
     subtitles: a .srt/.vtt found for it (a sidecar, yt-dlp's, or the one named).
     """
 
@@ -107,7 +113,25 @@ def resolve_all(
     from summarizer.sources import ytdlp
 
     out = []
-    for d in ytdlp.fetch(url, downloads, options=ytdlp_options, subtitles=want_subtitles):
+    fetched = ytdlp.fetch(
+        url, downloads, options=ytdlp_options, subtitles=want_subtitles, end_time_s=end_time_s
+    )
+    for d in fetched:
+        if d.stream_kind and d.stream_url:  # only its start is needed: streamed
+            out.append(
+                _capture(
+                    d.stream_url,
+                    d.webpage_url,
+                    d.stream_kind,
+                    downloads,
+                    end_time_s,
+                    named or d.subtitles,
+                    prefix=f"{d.identity}:{d.format_id}",
+                    title=d.title,
+                    headers=d.headers,
+                )
+            )
+            continue
         if d.live:
             if not d.stream_url:
                 raise InputError(f"{url}: yt-dlp gave no stream URL for the live video")
@@ -133,7 +157,13 @@ def _capture(
     downloads: Path,
     end_time_s: float | None,
     subtitles: Path | None,
+    prefix: str | None = None,
+    title: str | None = None,
+    headers: tuple[tuple[str, str], ...] = (),
 ) -> Source:
+    """Capture `media_url` (the stream of `url`) up to `end_time_s`. prefix: what comes
+    before the stream's kind in its identity (yt-dlp's extractor:id:format); title: its
+    name (default: from the URL)."""
     from summarizer.sources import streams
 
     # A stream with an end (HLS VOD) is the same video every time: its capture is kept and
@@ -141,7 +171,7 @@ def _capture(
     # the time the capture started, so each capture is its own video in the store.
     live = streams.needs_end_time(media_url, kind)
     span = f"end={end_time_s:g}" if end_time_s else "all"
-    identity = f"{kind}:{span}"
+    identity = f"{prefix}:{kind}:{span}" if prefix else f"{kind}:{span}"
     if live:
         import datetime
 
@@ -150,11 +180,11 @@ def _capture(
     key = stream_key(url, identity)
     dst = downloads / "streams" / f"{key[:16]}.mp4"
     if live or not dst.is_file():
-        streams.capture(media_url, kind, dst, end_time_s, live=live)
+        streams.capture(media_url, kind, dst, end_time_s, live=live, headers=headers)
     tail = url.rstrip("/").rsplit("/", 1)[-1] or kind
     return Source(
         dst,
-        _name(Path(tail).stem or kind),
+        _name(title or Path(tail).stem or kind),
         url=url,
         key_kind="stream",
         key=key,
