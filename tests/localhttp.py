@@ -1,10 +1,12 @@
 """A real HTTP server on 127.0.0.1 for tests: serves a folder (with range requests, as web
-servers do), plus custom routes, and can count the bytes it sent."""
+servers do), plus custom routes, and can count the bytes it sent; and `loopback_only`, a
+fixture under which a connection anywhere but this machine fails the test."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import ipaddress
 import os
 import re
 import socket
@@ -13,6 +15,8 @@ import threading
 from collections.abc import Callable, Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+import pytest
 
 Route = Callable[[SimpleHTTPRequestHandler], None]
 
@@ -109,3 +113,23 @@ def serve(
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every connection this process opens goes to 127.0.0.1 (or ::1), or the test fails:
+    autouse in each module that imports it."""
+    real = socket.socket.connect
+
+    def connect(self: socket.socket, address) -> None:
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            host = str(address[0]).split("%", 1)[0]
+            try:
+                local = ipaddress.ip_address(host).is_loopback
+            except ValueError:  # a name: connect() is given addresses, so never expected
+                local = host == "localhost"
+            if not local:
+                raise AssertionError(f"a test tried to reach {host}: only 127.0.0.1 is allowed")
+        return real(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)

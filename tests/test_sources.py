@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from localhttp import serve
+from localhttp import loopback_only, serve  # noqa: F401 (autouse: no outside)
 from PIL import Image
 
 from summarizer.decode import probe
@@ -203,3 +203,10 @@ def test_extra_yt_dlp_options_are_parsed_by_yt_dlp():
     assert opts["max_downloads"] == 3 and str(opts["daterange"].start) == "2024-01-01"
     with pytest.raises(SettingsError, match="no such option: --no-such-opt"):
         extra_options("--no-such-opt")
+
+
+def test_no_test_here_reaches_beyond_this_machine():
+    import socket
+
+    with pytest.raises(AssertionError, match="only 127.0.0.1 is allowed"):
+        socket.create_connection(("192.0.2.1", 80), timeout=0.1)  # TEST-NET-1

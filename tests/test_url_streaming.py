@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from localhttp import serve
+from localhttp import loopback_only, serve  # noqa: F401 (autouse: no outside)
 
 from summarizer.decode import probe
 from summarizer.sources import resolve, resolve_all, stream_key

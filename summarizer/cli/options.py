@@ -136,7 +136,8 @@ def add_source(p: argparse.ArgumentParser, keywords_help: str | None = None) -> 
         type=float,
         default=None,
         metavar="SECONDS",
-        help="read a live stream (RTSP, live HLS, MJPEG) for this long",
+        help="read a live stream (RTSP, live HLS, MJPEG) for this long; a URL's video is then "
+        "streamed up to this time instead of downloaded whole (plain http files, HLS)",
     )
     g.add_argument(
         "--ytdlp",
