@@ -231,3 +231,19 @@ def test_sample_lists_or_filters_and_yaml_gives_the_words(talk, tmp_path):
     doc = json.loads((tmp_path / "y" / "talk" / "sampled.json").read_text())
     assert [k["time_s"] for k in doc["kept"]] == [5.5, 6.0, 6.5, 7.0, 7.5]  # padded by 0.5 s
     assert doc["keywords_as"] == "filter" and doc["dropped"]["keyword"] == 27
+
+
+def test_the_library_cuts_at_keywords_from_a_sidecar(talk, tmp_path):
+    from summarizer import Settings, summarize
+    from summarizer.store import Store
+
+    base = {"embed": {"embedder": "pixels"}}
+    store = Store(tmp_path / "s")
+    plain = summarize(talk, Settings.from_dict(base), store)
+    cut = summarize(talk, Settings.from_dict({**base, "keywords": {"words": ["dog"]}}), store)
+    kept = summarize(
+        talk, Settings.from_dict({**base, "keywords": {"words": ["dog"], "mode": "filter"}}), store
+    )
+    starts = [round(s.start_s, 3) for s in cut.segmentation.segments]
+    assert len(plain.segmentation.segments) == 3 and starts == [0.0, 3.0, 5.8, 7.8, 13.0]
+    assert [(s.start_s, s.end_s) for s in kept.segmentation.segments] == [(5.8, 7.8)]

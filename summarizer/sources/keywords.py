@@ -217,3 +217,21 @@ def mode_for(settings: KeywordSettings, segments: bool) -> str:
     on a command without segments only lists the spans."""
     resolved = settings.resolved(segments)
     return "list" if resolved == "boundaries" and not segments else resolved
+
+
+def keyword_segmentation(
+    video: Any, embedded: Any, segmentation: Any, settings: KeywordSettings
+) -> Any:
+    """`segmentation` as `settings` make it (``auto``: boundaries) from the subtitles of
+    `video` (a `summarizer.sources.Source`'s, else a sidecar next to the file read): what
+    `summarizer.flow.summarize` calls. No words, or no subtitles: unchanged."""
+    from summarizer.sources.subtitles import find_sidecar, load_subtitles
+
+    if not settings.words:
+        return segmentation
+    path = getattr(video, "subtitles", None) or find_sidecar(embedded.ref.path)
+    if path is None:
+        return segmentation
+    spans = load_subtitles(path).keyword_spans(settings.words)
+    mode = mode_for(settings, segments=True)
+    return apply_keywords(embedded, segmentation, spans, mode, settings.pad_s)
