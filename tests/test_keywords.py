@@ -247,3 +247,15 @@ def test_the_library_cuts_at_keywords_from_a_sidecar(talk, tmp_path):
     starts = [round(s.start_s, 3) for s in cut.segmentation.segments]
     assert len(plain.segmentation.segments) == 3 and starts == [0.0, 3.0, 5.8, 7.8, 13.0]
     assert [(s.start_s, s.end_s) for s in kept.segmentation.segments] == [(5.8, 7.8)]
+
+
+def test_a_filter_that_keeps_no_segment_still_writes_readable_files(talk, tmp_path, capsys):
+    otio = pytest.importorskip("opentimelineio")
+    rc = main(["seams", str(talk), "--out", str(tmp_path / "o"), "--store", str(tmp_path / "s"),
+               "--embedder", "pixels", "-q", "--keywords", "elephant", "--keywords-as", "filter",
+               "--export", "json,csv,keyframes,edl,otio,fcpxml"])  # fmt: skip
+    assert rc == 0 and "no keyword is said: no segment kept" in capsys.readouterr().err
+    folder = tmp_path / "o" / "talk"
+    assert json.loads((folder / "segments.json").read_text())["segments"] == []
+    for name in ("segments.edl", "segments.otio", "segments.xml"):
+        assert otio.adapters.read_from_file(str(folder / name)).find_clips() == []

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 import time
 from typing import Any
 
@@ -217,6 +218,8 @@ def run(args: argparse.Namespace) -> int:
         if subtitles is not None and keywords:
             spans = subtitles.keyword_spans(keywords)
             seg = apply_keywords(ev, seg, spans, keywords_as, kw.pad_s)
+            if not seg.segments:
+                print(f"warning: {ref.name}: no keyword is said: no segment kept", file=sys.stderr)
         out_dir = args.out / folder
         doc = write_outputs(
             out_dir,
