@@ -130,3 +130,11 @@ def test_which_formats_are_streamed():
     assert (s.stream_kind, s.stream_url, s.format_id) == ("hls", "https://h/v.m3u8", "v")
     dash = {"url": "https://h/m.mpd", "protocol": "http_dash_segments", "vcodec": "avc1"}
     assert streamable(dash, 5.0) is None  # fragments yt-dlp assembles: downloaded
+
+
+def test_an_end_time_past_the_end_reads_every_byte_and_hashes_them(site, tmp_path):
+    with serve(site) as base:
+        (src,) = resolve_all(f"{base}/noise.mp4", downloads=tmp_path, end_time_s=SECONDS + 5)
+    assert src.key_kind == "bytes" and src.key is None and src.identity == "Generic:noise"
+    assert src.path.read_bytes() == (site / "noise.mp4").read_bytes()
+    assert not list((tmp_path / "streams").glob("*.mp4"))  # the capture made way for it

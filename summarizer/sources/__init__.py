@@ -8,7 +8,8 @@ read (a download), else the URL plus the stream's identity (`Source.key_kind`).
 With an end time, a video yt-dlp gives a direct URL for (a plain http(s) file, an HLS
 playlist) is streamed, read only up to that time, not downloaded whole; its identity is
 yt-dlp's "extractor:id:format", the kind of stream and the end time
-("Generic:clip:mp4:file:end=3").
+("Generic:clip:mp4:file:end=3"). A video that turns out shorter than the end time was
+wanted whole: it is downloaded and keyed by its bytes.
 """
 
 from __future__ import annotations
@@ -118,19 +119,21 @@ def resolve_all(
     )
     for d in fetched:
         if d.stream_kind and d.stream_url:  # only its start is needed: streamed
-            out.append(
-                _capture(
-                    d.stream_url,
-                    d.webpage_url,
-                    d.stream_kind,
-                    downloads,
-                    end_time_s,
-                    named or d.subtitles,
-                    prefix=f"{d.identity}:{d.format_id}",
-                    title=d.title,
-                    headers=d.headers,
-                )
+            src = _capture(
+                d.stream_url,
+                d.webpage_url,
+                d.stream_kind,
+                downloads,
+                end_time_s,
+                named or d.subtitles,
+                prefix=f"{d.identity}:{d.format_id}",
+                title=d.title,
+                headers=d.headers,
             )
+            if d.stream_kind == "file" and _ended_early(src.path, end_time_s):
+                out.append(_download_whole(d, src, downloads))
+                continue
+            out.append(src)
             continue
         if d.live:
             if not d.stream_url:
@@ -190,6 +193,35 @@ def _capture(
         key=key,
         identity=identity,
         subtitles=subtitles,
+    )
+
+
+def _ended_early(path: Path, end_time_s: float | None) -> bool:
+    """True when a capture is shorter than its end time: the video ended before it, so every
+    byte of it was wanted after all."""
+    from summarizer.decode import probe
+
+    if end_time_s is None:
+        return False
+    p = probe(path)
+    return p.duration_s < end_time_s - max(2.0 / (p.fps or 25.0), 0.05)
+
+
+def _download_whole(d: Any, capture: Source, downloads: Path) -> Source:
+    """The video of `d` downloaded whole from its media URL (keyed by its bytes) in place of
+    its `capture`, which is removed."""
+    from summarizer.sources import ytdlp
+
+    options = {"http_headers": dict(d.headers)} if d.headers else None
+    (whole,) = ytdlp.fetch(str(d.stream_url), downloads, options=options)[:1]
+    capture.path.unlink(missing_ok=True)
+    assert whole.path is not None
+    return Source(
+        whole.path,
+        _name(d.title, whole.path.suffix),
+        url=d.webpage_url,
+        identity=d.identity,
+        subtitles=capture.subtitles,
     )
 
 
