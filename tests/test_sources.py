@@ -210,3 +210,22 @@ def test_no_test_here_reaches_beyond_this_machine():
 
     with pytest.raises(AssertionError, match="only 127.0.0.1 is allowed"):
         socket.create_connection(("192.0.2.1", 80), timeout=0.1)  # TEST-NET-1
+
+
+def test_a_page_with_an_hls_video_is_streamed_up_to_the_end_time(site, tmp_path):
+    pytest.importorskip("yt_dlp")
+    page = tmp_path / "www"
+    page.mkdir()
+    (page / "watch.html").write_text(
+        "<html><head><title>Watch</title></head><body>"
+        "<video src='/hls/index.m3u8' type='application/x-mpegURL'></video></body></html>"
+    )
+    import shutil
+
+    shutil.copytree(site / "hls", page / "hls")
+    with serve(page) as base:
+        src = resolve(f"{base}/watch.html", downloads=tmp_path / "dl", end_time_s=2.5)
+    assert src.key_kind == "stream" and src.identity.endswith(":hls:end=2.5")
+    assert src.url.endswith("/watch.html") and probe(src.path).duration_s == pytest.approx(
+        2.5, abs=0.15
+    )
