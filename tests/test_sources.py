@@ -229,3 +229,20 @@ def test_a_page_with_an_hls_video_is_streamed_up_to_the_end_time(site, tmp_path)
     assert src.url.endswith("/watch.html") and probe(src.path).duration_s == pytest.approx(
         2.5, abs=0.15
     )
+
+
+def test_a_live_hls_playlist_needs_an_end_time_and_each_capture_is_its_own(site, tmp_path):
+    live = tmp_path / "live"
+    live.mkdir()
+    for ts in (site / "hls").glob("*.ts"):
+        (live / ts.name).write_bytes(ts.read_bytes())
+    text = (site / "hls" / "index.m3u8").read_text().replace("#EXT-X-ENDLIST\n", "")
+    (live / "index.m3u8").write_text(text)  # no end: a live playlist still growing
+    with serve(live) as base:
+        url = f"{base}/index.m3u8"
+        with pytest.raises(SettingsError, match="live stream: give --end-time"):
+            resolve(url, downloads=tmp_path / "dl")
+        first = resolve(url, downloads=tmp_path / "dl", end_time_s=1.5)
+        second = resolve(url, downloads=tmp_path / "dl", end_time_s=1.5)
+    assert first.identity.startswith("hls:end=1.5:at=") and first.key != second.key
+    assert probe(first.path).duration_s == pytest.approx(1.5, abs=0.15)
