@@ -94,6 +94,8 @@ def test_spans_are_widened_joined_and_clipped():
     assert merged_spans([(6.0, 7.5), (8.5, 9.0)], 0, 16, 2.0) == [(5.75, 9.75)]  # gap < 2 s
     assert merged_spans([(0.1, 0.5)], 0, 16, 2.0) == [(0.0, 2.0)]  # clipped, still 2 s
     assert merged_spans([(6.0, 7.0)], 0, 16, 0.0, pad_s=0.5) == [(5.5, 7.5)]
+    # A short span inside a long one, widened past its start: the union of both.
+    assert merged_spans([(5.0, 10.0), (5.1, 5.2)], 0, 16, 2.0) == [(4.15, 10.0)]
 
 
 def test_span_edges_snap_outward_to_boundaries_near_them(arrays):

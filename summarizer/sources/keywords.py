@@ -111,7 +111,7 @@ def merged_spans(
         if b <= a:
             continue
         if out and a - out[-1][1] < min_s:
-            out[-1][1] = max(out[-1][1], b)
+            out[-1] = [min(out[-1][0], a), max(out[-1][1], b)]
         else:
             out.append([a, b])
     return [(a, b) for a, b in out]
