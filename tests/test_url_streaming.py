@@ -133,8 +133,16 @@ def test_which_formats_are_streamed():
 
 
 def test_an_end_time_past_the_end_reads_every_byte_and_hashes_them(site, tmp_path):
-    with serve(site) as base:
+    sent: dict[str, int] = {}
+    with serve(site, sent=sent) as base:
         (src,) = resolve_all(f"{base}/noise.mp4", downloads=tmp_path, end_time_s=SECONDS + 5)
+        sent.clear()
+        again = resolve(f"{base}/noise.mp4", downloads=tmp_path, end_time_s=SECONDS + 5)
+    assert again == src  # known to be whole now: not streamed again
+    assert sent.get("/noise.mp4", 0) < 0.2 * src.path.stat().st_size
     assert src.key_kind == "bytes" and src.key is None and src.identity == "Generic:noise"
     assert src.path.read_bytes() == (site / "noise.mp4").read_bytes()
     assert not list((tmp_path / "streams").glob("*.mp4"))  # the capture made way for it
+    with serve(site) as base:  # a shorter end time is still a stream, not the whole file
+        part = resolve(f"{base}/noise.mp4", downloads=tmp_path, end_time_s=3)
+    assert part.key_kind == "stream" and probe(part.path).frame_count == 3 * FPS

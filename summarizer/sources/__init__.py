@@ -119,6 +119,10 @@ def resolve_all(
     )
     for d in fetched:
         if d.stream_kind and d.stream_url:  # only its start is needed: streamed
+            whole = _whole_download(d, downloads, end_time_s)
+            if whole is not None:  # found shorter than the end time before: read whole
+                out.append(whole)
+                continue
             src = _capture(
                 d.stream_url,
                 d.webpage_url,
@@ -205,6 +209,22 @@ def _ended_early(path: Path, end_time_s: float | None) -> bool:
         return False
     p = probe(path)
     return p.duration_s < end_time_s - max(2.0 / (p.fps or 25.0), 0.05)
+
+
+def _whole_download(d: Any, downloads: Path, end_time_s: float | None) -> Source | None:
+    """A whole download of `d`'s media URL made before that ends before `end_time_s` (so
+    it is what a capture up to that time would hold), if any."""
+    from summarizer.sources import ytdlp
+
+    if d.stream_kind != "file" or end_time_s is None:
+        return None
+    folder = ytdlp.download_folder(str(d.stream_url), downloads)
+    found = sorted(p for p in folder.glob("*") if p.is_file() and not p.name.endswith(".part"))
+    videos = [p for p in found if p.suffix.lower() not in (".vtt", ".srt", ".json")]
+    if len(videos) != 1 or not _ended_early(videos[0], end_time_s):
+        return None
+    return Source(videos[0], _name(d.title, videos[0].suffix), url=d.webpage_url,
+                  identity=d.identity, subtitles=d.subtitles)  # fmt: skip
 
 
 def _download_whole(d: Any, capture: Source, downloads: Path) -> Source:

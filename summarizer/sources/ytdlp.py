@@ -107,7 +107,7 @@ def fetch(
     and so are the videos that can be streamed when only their first `end_time_s` seconds
     are needed (see `streamable`)."""
     yt_dlp = _yt_dlp()
-    folder = downloads / hashlib.sha256(url.encode()).hexdigest()[:16]
+    folder = download_folder(url, downloads)
     log = _Quiet()
     opts: dict[str, Any] = {
         "quiet": True,
@@ -215,6 +215,11 @@ def streamable(entry: dict[str, Any], end_time_s: float | None) -> Download | No
         format_id=str(fmt.get("format_id") or ""),
         headers=headers,
     )
+
+
+def download_folder(url: str, downloads: Path) -> Path:
+    """Where `fetch` puts the videos of `url`."""
+    return Path(downloads) / hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
 def _downloaded(info: dict[str, Any]) -> Path | None:
