@@ -12,8 +12,9 @@ import pytest
 
 from summarizer.cli.main import main
 from summarizer.errors import SettingsError
+from summarizer.scenes.forced import split_at
 from summarizer.scenes.seams import SeamSettings
-from summarizer.scenes.segments import segment_frames, split_at
+from summarizer.scenes.segments import segment_frames
 from summarizer.sources.keywords import (
     KeywordSettings,
     frames_in_spans,

@@ -14,7 +14,7 @@ Segments keep the 2-15 s rule where they can: a span shorter than ``min_segment_
 around its middle, spans closer than that are joined, a span's start moves back (its end
 forward) onto an existing boundary less than ``min_segment_s`` away (shot cuts are exact,
 subtitle times are not), and a piece left too short beside a keyword boundary is merged
-across its other boundary (`summarizer.scenes.segments.split_at`).
+across its other boundary (`summarizer.scenes.forced.split_at`).
 """
 
 from __future__ import annotations
@@ -148,8 +148,8 @@ def with_keyword_boundaries(
     embedded: Any, segmentation: Any, spans: Sequence[Any], pad_s: float = 0.0
 ) -> Any:
     """`segmentation` (of `embedded`) cut where the keyword spans start and end, keyframes
-    picked again (`summarizer.scenes.segments.split_at`)."""
-    from summarizer.scenes.segments import split_at
+    picked again (`summarizer.scenes.forced.split_at`)."""
+    from summarizer.scenes.forced import split_at
 
     if not spans or not segmentation.segments or len(segmentation.frame_times_s) < 2:
         return segmentation
