@@ -1,6 +1,8 @@
 """URLs, streams and captions against servers on 127.0.0.1: what they cost on top of the work.
 
 - yt-dlp reading a direct URL vs copying the same file (resolve overhead, MB/s);
+- the first 3 s of a 40 s, 48 MB file behind a URL (`--end-time 3`): streamed (ffmpeg over
+  http, stream copy) vs downloaded whole: seconds and bytes the server sent;
 - an HLS VOD captured to its end (re-encode, faster than real time) and an MJPEG camera
   captured for --end-time seconds (bounded by real time: wall / end-time ~ 1);
 - captions from a local OpenAI-compatible server that takes 100 ms per request: frames per
@@ -87,8 +89,19 @@ def main() -> int:
         subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-i", str(video), "-c", "copy",
                         "-hls_time", "2", "-hls_list_size", "0", "-f", "hls",
                         str(d / "site" / "hls" / "i.m3u8")], check=True)  # fmt: skip
+        subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i",
+                        "nullsrc=s=320x240:r=10,geq=random(1)*255:128:128", "-t", "40",
+                        "-c:v", "libx264", "-preset", "ultrafast", "-crf", "0",
+                        "-pix_fmt", "yuv420p", str(d / "site" / "noise.mp4")], check=True)  # fmt: skip
+        noise_mb = (d / "site" / "noise.mp4").stat().st_size / 1e6
         counter = iter(range(1000))
-        with serve(d / "site", {"/cam": _mjpeg, "/v1/chat/completions": _chat}) as base:
+        sent: dict[str, int] = {}
+        routes = {"/cam": _mjpeg, "/v1/chat/completions": _chat}
+        with serve(d / "site", routes, sent=sent) as base:
+            part_s = _median(lambda: resolve(f"{base}/noise.mp4", downloads=d / f"dl{next(counter)}", end_time_s=3.0))  # fmt: skip
+            part_mb = sent.pop("/noise.mp4", 0) / RUNS / 1e6
+            whole_s = _median(lambda: resolve(f"{base}/noise.mp4", downloads=d / f"dl{next(counter)}"))  # fmt: skip
+            whole_mb = sent.pop("/noise.mp4", 0) / RUNS / 1e6
             copy_s = _median(lambda: shutil.copy(video, d / f"copy{next(counter)}.mp4"))
             url_s = _median(lambda: resolve(f"{base}/demo.mp4", downloads=d / f"dl{next(counter)}"))
             hls_s = _median(
@@ -103,6 +116,9 @@ def main() -> int:
                 fps[batch] = len(frames) / t
         print(f"direct URL via yt-dlp: {url_s:.2f} s for {mb:.1f} MB ({mb / url_s:.1f} MB/s); "
               f"plain copy {copy_s * 1000:.1f} ms")  # fmt: skip
+        print(f"first 3 s of a 40 s, {noise_mb:.0f} MB file: streamed {part_s:.2f} s, server sent "
+              f"{part_mb:.1f} MB; downloaded whole {whole_s:.2f} s, {whole_mb:.1f} MB "
+              f"({whole_s / part_s:.1f}x the time, {whole_mb / part_mb:.1f}x the bytes)")  # fmt: skip
         print(f"HLS VOD (21 s) captured to its end: {hls_s:.2f} s ({21 / hls_s:.1f}x real time)")
         print(f"MJPEG camera, --end-time 3: {cam_s:.2f} s wall ({cam_s / 3:.2f}x the end time)")
         print(f"captions at {LATENCY_S * 1000:.0f} ms/request: {fps[1]:.1f} frames/s one per "
@@ -110,6 +126,10 @@ def main() -> int:
         figures = {
             "url_ytdlp_s": round(url_s, 3),
             "url_mb_per_s": round(mb / url_s, 1),
+            "stream_3s_of_40s_s": round(part_s, 3),
+            "stream_3s_of_40s_mb_sent": round(part_mb, 2),
+            "download_40s_s": round(whole_s, 3),
+            "download_40s_mb_sent": round(whole_mb, 2),
             "hls_capture_s": round(hls_s, 3),
             "hls_realtime_x": round(21 / hls_s, 1),
             "mjpeg_wall_over_end_time": round(cam_s / 3, 2),

@@ -310,6 +310,7 @@ SECTIONS: dict[str, str] = {
     "latent": "summarizer.atlas.settings:LatentSettings",
     "poster": "summarizer.poster.layout:PosterSettings",
     "captions": "summarizer.captions.settings:CaptionSettings",
+    "keywords": "summarizer.sources.keywords:KeywordSettings",
 }
 #: Keys of the ``sample:`` section that only the `sample` command reads.
 SAMPLER = "summarizer.summary.sampling:SamplerSettings"
@@ -370,6 +371,7 @@ class Settings:
     latent: Any = dataclasses.field(default_factory=_factory("latent"))
     poster: Any = dataclasses.field(default_factory=_factory("poster"))
     captions: Any = dataclasses.field(default_factory=_factory("captions"))
+    keywords: Any = dataclasses.field(default_factory=_factory("keywords"))
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

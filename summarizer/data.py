@@ -42,6 +42,9 @@ class VideoRef:
     name: str
     probe: Probe
     kind: str = "video"  # "video" | "images"
+    # What `sha256` hashes: "bytes", or "stream" (a URL + its identity); None: not said
+    # (the catalog keeps what it has, else "bytes").
+    key_kind: str | None = None
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,7 @@ def open_video(
         name=source.name if source is not None else p.name,
         probe=probe,
         kind="images" if p.is_dir() else "video",
+        key_kind="stream" if stream else "bytes",
     )
     if store is not None:
         store.register_video(ref)
@@ -434,6 +435,10 @@ def summarize(
         progress("read", 1, 1)
     embedded = embed_video(ref, settings.sample, settings.embed, store, progress)
     segmentation = find_scenes(embedded, settings.seams, refine=refine, progress=progress)
+    if settings.keywords.words:  # subtitle keywords cut the segments (summarizer.sources)
+        from summarizer.sources.keywords import keyword_segmentation
+
+        segmentation = keyword_segmentation(video, embedded, segmentation, settings.keywords)
     picked = summarize_frames(embedded, settings.summary, progress=progress)
     return VideoSummary(embedded, segmentation, picked.summary)
 

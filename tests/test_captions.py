@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("openai")
 
-from localhttp import serve  # noqa: E402
+from localhttp import loopback_only, serve  # noqa: E402, F401 (autouse: only 127.0.0.1)
 
 from summarizer.captions import (  # noqa: E402
     CaptionError,
@@ -189,3 +189,25 @@ def test_a_batch_answer_that_is_not_a_json_array_falls_back_to_one_image_per_req
         caps = caption_frames(_frames(3), settings, endpoint(settings))
     assert [c.text for c in caps] == ["one frame"] * 3
     assert requests == [3, 1, 1, 1]
+
+
+def test_an_overloaded_server_is_retried_then_answers(tmp_path):
+    calls = []
+
+    def chat(h):
+        h.rfile.read(int(h.headers["Content-Length"]))
+        calls.append(1)
+        if len(calls) == 1:  # busy once: the client waits and asks again
+            _reply(h, 503, b'{"error": {"message": "busy"}}')
+        else:
+            _reply(h, 200, _completion("after a retry"))
+
+    with serve(tmp_path, {"/v1/chat/completions": chat}) as base:
+        settings = CaptionSettings(base_url=base + "/v1", model="m", retries=1, min_interval_s=0)
+        caps = caption_frames(_frames(1), settings, endpoint(settings))
+        assert [c.text for c in caps] == ["after a retry"] and len(calls) == 2
+        calls.clear()
+        settings = CaptionSettings(base_url=base + "/v1", model="m", retries=0, min_interval_s=0)
+        with pytest.raises(CaptionError) as exc:  # no retries: the first 503 is the answer
+            caption_frames(_frames(1), settings, endpoint(settings))
+    assert len(calls) == 1 and len(str(exc.value).splitlines()) == 1

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from localhttp import serve
+from localhttp import loopback_only, serve  # noqa: F401 (autouse: no outside)
 from PIL import Image
 
 from summarizer.decode import probe
@@ -189,6 +189,9 @@ def test_open_video_takes_urls_with_the_right_store_key(site, tmp_path, monkeypa
     assert direct.name == "clip.mp4" and direct.probe.frame_count == 40
     assert hls.sha256 == stream_key(f"{base}/hls/index.m3u8", "hls:all")  # URL + identity
     assert {v["sha256"] for v in store.videos()} >= {direct.sha256, hls.sha256}
+    # The catalog says what each key hashes.
+    assert store.video(direct.sha256)["key_kind"] == direct.key_kind == "bytes"
+    assert store.video(hls.sha256)["key_kind"] == hls.key_kind == "stream"
     assert direct.path.is_relative_to(store.root / "downloads")  # beside the store
 
 
@@ -200,3 +203,46 @@ def test_extra_yt_dlp_options_are_parsed_by_yt_dlp():
     assert opts["max_downloads"] == 3 and str(opts["daterange"].start) == "2024-01-01"
     with pytest.raises(SettingsError, match="no such option: --no-such-opt"):
         extra_options("--no-such-opt")
+
+
+def test_no_test_here_reaches_beyond_this_machine():
+    import socket
+
+    with pytest.raises(AssertionError, match="only 127.0.0.1 is allowed"):
+        socket.create_connection(("192.0.2.1", 80), timeout=0.1)  # TEST-NET-1
+
+
+def test_a_page_with_an_hls_video_is_streamed_up_to_the_end_time(site, tmp_path):
+    pytest.importorskip("yt_dlp")
+    page = tmp_path / "www"
+    page.mkdir()
+    (page / "watch.html").write_text(
+        "<html><head><title>Watch</title></head><body>"
+        "<video src='/hls/index.m3u8' type='application/x-mpegURL'></video></body></html>"
+    )
+    import shutil
+
+    shutil.copytree(site / "hls", page / "hls")
+    with serve(page) as base:
+        src = resolve(f"{base}/watch.html", downloads=tmp_path / "dl", end_time_s=2.5)
+    assert src.key_kind == "stream" and src.identity.endswith(":hls:end=2.5")
+    assert src.url.endswith("/watch.html") and probe(src.path).duration_s == pytest.approx(
+        2.5, abs=0.15
+    )
+
+
+def test_a_live_hls_playlist_needs_an_end_time_and_each_capture_is_its_own(site, tmp_path):
+    live = tmp_path / "live"
+    live.mkdir()
+    for ts in (site / "hls").glob("*.ts"):
+        (live / ts.name).write_bytes(ts.read_bytes())
+    text = (site / "hls" / "index.m3u8").read_text().replace("#EXT-X-ENDLIST\n", "")
+    (live / "index.m3u8").write_text(text)  # no end: a live playlist still growing
+    with serve(live) as base:
+        url = f"{base}/index.m3u8"
+        with pytest.raises(SettingsError, match="live stream: give --end-time"):
+            resolve(url, downloads=tmp_path / "dl")
+        first = resolve(url, downloads=tmp_path / "dl", end_time_s=1.5)
+        second = resolve(url, downloads=tmp_path / "dl", end_time_s=1.5)
+    assert first.identity.startswith("hls:end=1.5:at=") and first.key != second.key
+    assert probe(first.path).duration_s == pytest.approx(1.5, abs=0.15)

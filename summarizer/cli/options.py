@@ -154,7 +154,8 @@ def add_source(p: argparse.ArgumentParser, keywords_help: str | None = None) -> 
         type=float,
         default=None,
         metavar="SECONDS",
-        help="read a live stream (RTSP, live HLS, MJPEG) for this long",
+        help="read a live stream (RTSP, live HLS, MJPEG) for this long; a URL's video is then "
+        "streamed up to this time instead of downloaded whole (plain http files, HLS)",
     )
     g.add_argument(
         "--ytdlp",
@@ -180,6 +181,16 @@ def add_source(p: argparse.ArgumentParser, keywords_help: str | None = None) -> 
         "or the subtitles yt-dlp finds)",
     )
     g.add_argument("--keywords", default=None, metavar="WORDS", help=keywords_help)
+    from summarizer.sources.keywords import MODES
+
+    g.add_argument(
+        "--keywords-as",
+        choices=MODES,
+        default=None,
+        help="what the keyword spans do: extra segment boundaries (seams), a filter (only "
+        "what lies inside them), or only a list; auto: boundaries for seams, filter for "
+        f"summary and sample ({shown('keywords', 'mode')})",
+    )
 
 
 def add_captions(p: argparse.ArgumentParser) -> None:

@@ -149,6 +149,8 @@ def to_otio(spans, fps: float, name: str, path=None, texts=None) -> str:
 def to_edl(spans, fps: float, name: str, path=None) -> str:
     """The segments as a CMX 3600 EDL: one event per segment, source in/out = the segment,
     at a timecode rate (`timecode_rate`)."""
+    if not frame_spans(spans, fps):  # no events (e.g. a keyword filter kept none)
+        return f"TITLE: {Path(name).stem or 'segments'}\n\n"
     return _write(timeline(spans, fps, name, path, rate=timecode_rate(fps)), "cmx_3600")
 
 

@@ -52,12 +52,14 @@ def write_outputs(
     subtitles: Any = None,
     keywords: Sequence[str] = (),
     source: Any = None,
+    keywords_as: str | None = None,
 ) -> dict[str, Any]:
     """Everything for one video into `out_dir`; returns the segments.json data.
 
     exports: names from `editors.FORMATS`. subtitles: a `Subtitles` whose text per segment
     goes into the JSON/CSV/OTIO; keywords: their spans in the subtitles are listed with the
-    segments they touch. source: the `summarizer.sources.Source` (its URL is recorded).
+    segments they touch (`keywords_as`: what they did to the segments, recorded). source:
+    the `summarizer.sources.Source` (its URL is recorded).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     kdir = out_dir / "keyframes"
@@ -133,6 +135,8 @@ def write_outputs(
         doc["subtitles_file"] = subtitles.path.name if subtitles.path else None
         if keywords:
             doc["keywords"] = keyword_hits(subtitles, keywords, seg)
+            if keywords_as:
+                doc["keywords_as"] = keywords_as
     write_exports(out_dir, doc, exports, ev, texts or None)
     return doc
 

@@ -9,8 +9,22 @@ from typing import Any
 from summarizer.outputs import files as export
 
 
-def write_outputs(out_dir: Path, ev, summary, images, settings, sample, embed) -> dict[str, Any]:
-    """summary.json, the picked JPEGs and summary.png for one video; returns the JSON data."""
+def write_outputs(
+    out_dir: Path,
+    ev,
+    summary,
+    images,
+    settings,
+    sample,
+    embed,
+    extra: dict | None = None,
+    positions=None,
+) -> dict[str, Any]:
+    """summary.json, the picked JPEGs and summary.png for one video; returns the JSON data.
+
+    extra: more top-level entries for summary.json (e.g. the keyword spans the frames were
+    kept from). positions: when `ev` holds only some of the video's sampled frames, the
+    position of each among all of them (the picks' ``index`` is then into all of them)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     names = []
     for pick, image in zip(summary.picks, images, strict=True):
@@ -26,6 +40,8 @@ def write_outputs(out_dir: Path, ev, summary, images, settings, sample, embed) -
     for d, name in zip(data["picks"], names, strict=True):
         d["image"] = name
         d["source_frame"] = int(ev.indices[d["index"]])
+        if positions is not None:
+            d["index"] = int(positions[d["index"]])
     doc = {
         "video": ev.ref.name,
         "path": str(ev.ref.path),
@@ -40,6 +56,7 @@ def write_outputs(out_dir: Path, ev, summary, images, settings, sample, embed) -
         },
         **data,
         "grid": "summary.png",
+        **(extra or {}),
     }
     export.write_json(out_dir / "summary.json", doc)
     return doc

@@ -4,6 +4,12 @@
 (`Source`), with the subtitles found for each; `resolve` is the one-video form that
 `flow.open_video` calls. A URL's store key is the sha256 of its bytes when all of them were
 read (a download), else the URL plus the stream's identity (`Source.key_kind`).
+
+With an end time, a video yt-dlp gives a direct URL for (a plain http(s) file, an HLS
+playlist) is streamed, read only up to that time, not downloaded whole; its identity is
+yt-dlp's "extractor:id:format", the kind of stream and the end time
+("Generic:clip:mp4:file:end=3"). A video that turns out shorter than the end time was
+wanted whole: it is downloaded and keyed by its bytes.
 """
 
 from __future__ import annotations
@@ -30,8 +36,9 @@ class Source:
     url: where it came from (None for a local path).
     key_kind: "bytes" (store key = sha256 of the file's bytes, all read) or "stream"
         (key = `key`, from the URL and `identity`).
-    identity: yt-dlp's "extractor:id"; for a stream its kind and end time, and for a live
-        one the time its capture started ("mjpeg:end=30:at=2026-11-30T21:20:05.1Z").
+    identity: yt-dlp's "extractor:id"; for a stream its kind and end time (after yt-dlp's
+        "extractor:id:format" when it found it), and for a live one the time its capture
+        started ("mjpeg:end=30:at=2026-11-30T21:20:05.1Z").
     subtitles: a .srt/.vtt found for it (a sidecar, yt-dlp's, or the one named).
     """
 
@@ -107,7 +114,31 @@ def resolve_all(
     from summarizer.sources import ytdlp
 
     out = []
-    for d in ytdlp.fetch(url, downloads, options=ytdlp_options, subtitles=want_subtitles):
+    fetched = ytdlp.fetch(
+        url, downloads, options=ytdlp_options, subtitles=want_subtitles, end_time_s=end_time_s
+    )
+    for d in fetched:
+        if d.stream_kind and d.stream_url:  # only its start is needed: streamed
+            whole = _whole_download(d, downloads, end_time_s)
+            if whole is not None:  # found shorter than the end time before: read whole
+                out.append(whole)
+                continue
+            src = _capture(
+                d.stream_url,
+                d.webpage_url,
+                d.stream_kind,
+                downloads,
+                end_time_s,
+                named or d.subtitles,
+                prefix=f"{d.identity}:{d.format_id}",
+                title=d.title,
+                headers=d.headers,
+            )
+            if d.stream_kind == "file" and _ended_early(src.path, end_time_s):
+                out.append(_download_whole(d, src, downloads))
+                continue
+            out.append(src)
+            continue
         if d.live:
             if not d.stream_url:
                 raise InputError(f"{url}: yt-dlp gave no stream URL for the live video")
@@ -133,7 +164,13 @@ def _capture(
     downloads: Path,
     end_time_s: float | None,
     subtitles: Path | None,
+    prefix: str | None = None,
+    title: str | None = None,
+    headers: tuple[tuple[str, str], ...] = (),
 ) -> Source:
+    """Capture `media_url` (the stream of `url`) up to `end_time_s`. prefix: what comes
+    before the stream's kind in its identity (yt-dlp's extractor:id:format); title: its
+    name (default: from the URL)."""
     from summarizer.sources import streams
 
     # A stream with an end (HLS VOD) is the same video every time: its capture is kept and
@@ -141,7 +178,7 @@ def _capture(
     # the time the capture started, so each capture is its own video in the store.
     live = streams.needs_end_time(media_url, kind)
     span = f"end={end_time_s:g}" if end_time_s else "all"
-    identity = f"{kind}:{span}"
+    identity = f"{prefix}:{kind}:{span}" if prefix else f"{kind}:{span}"
     if live:
         import datetime
 
@@ -150,16 +187,61 @@ def _capture(
     key = stream_key(url, identity)
     dst = downloads / "streams" / f"{key[:16]}.mp4"
     if live or not dst.is_file():
-        streams.capture(media_url, kind, dst, end_time_s, live=live)
+        streams.capture(media_url, kind, dst, end_time_s, live=live, headers=headers)
     tail = url.rstrip("/").rsplit("/", 1)[-1] or kind
     return Source(
         dst,
-        _name(Path(tail).stem or kind),
+        _name(title or Path(tail).stem or kind),
         url=url,
         key_kind="stream",
         key=key,
         identity=identity,
         subtitles=subtitles,
+    )
+
+
+def _ended_early(path: Path, end_time_s: float | None) -> bool:
+    """True when a capture is shorter than its end time: the video ended before it, so every
+    byte of it was wanted after all."""
+    from summarizer.decode import probe
+
+    if end_time_s is None:
+        return False
+    p = probe(path)
+    return p.duration_s < end_time_s - max(2.0 / (p.fps or 25.0), 0.05)
+
+
+def _whole_download(d: Any, downloads: Path, end_time_s: float | None) -> Source | None:
+    """A whole download of `d`'s media URL made before that ends before `end_time_s` (so
+    it is what a capture up to that time would hold), if any."""
+    from summarizer.sources import ytdlp
+
+    if d.stream_kind != "file" or end_time_s is None:
+        return None
+    folder = ytdlp.download_folder(str(d.stream_url), downloads)
+    found = sorted(p for p in folder.glob("*") if p.is_file() and not p.name.endswith(".part"))
+    videos = [p for p in found if p.suffix.lower() not in (".vtt", ".srt", ".json")]
+    if len(videos) != 1 or not _ended_early(videos[0], end_time_s):
+        return None
+    return Source(videos[0], _name(d.title, videos[0].suffix), url=d.webpage_url,
+                  identity=d.identity, subtitles=d.subtitles)  # fmt: skip
+
+
+def _download_whole(d: Any, capture: Source, downloads: Path) -> Source:
+    """The video of `d` downloaded whole from its media URL (keyed by its bytes) in place of
+    its `capture`, which is removed."""
+    from summarizer.sources import ytdlp
+
+    options = {"http_headers": dict(d.headers)} if d.headers else None
+    (whole,) = ytdlp.fetch(str(d.stream_url), downloads, options=options)[:1]
+    capture.path.unlink(missing_ok=True)
+    assert whole.path is not None
+    return Source(
+        whole.path,
+        _name(d.title, whole.path.suffix),
+        url=d.webpage_url,
+        identity=d.identity,
+        subtitles=capture.subtitles,
     )
 
 

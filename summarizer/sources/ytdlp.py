@@ -1,6 +1,12 @@
 """Anything yt-dlp understands (a page, a playlist, ``ytsearch:QUERY``, a direct file URL):
 list its videos, download each (with its subtitles when asked) into a downloads folder.
 
+Only part of a video needed (an end time shorter than the video): a format yt-dlp gives a
+direct media URL for (a plain http(s) file, or an HLS playlist) is not downloaded but
+returned as a stream (`Download.stream_kind`), which `summarizer.sources.streams` reads only
+up to the end time. Formats in fragments yt-dlp must assemble itself (DASH, ...) are
+downloaded whole.
+
 yt-dlp is the optional extra ``url``; without it a URL gives one line saying what to install.
 Extra yt-dlp options are given as yt-dlp's own command line (``--ytdlp "--dateafter 20240101"``)
 and parsed by yt-dlp itself, so every option it documents works.
@@ -8,6 +14,7 @@ and parsed by yt-dlp itself, so every option it documents works.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import shlex
 import shutil
@@ -30,8 +37,11 @@ class Download:
     identity: str  # "extractor:id"
     webpage_url: str
     live: bool = False
-    stream_url: str | None = None  # the media URL of a live stream
+    stream_url: str | None = None  # the media URL of a live stream or a streamed video
     subtitles: Path | None = None
+    stream_kind: str | None = None  # "file" or "hls": a video to stream up to an end time
+    format_id: str | None = None  # the format streamed (part of its identity)
+    headers: tuple[tuple[str, str], ...] = ()  # HTTP headers the media URL wants
 
 
 def _yt_dlp():
@@ -90,11 +100,14 @@ def fetch(
     *,
     options: dict[str, Any] | None = None,
     subtitles: bool = False,
+    end_time_s: float | None = None,
 ) -> list[Download]:
     """Download every video behind `url` into ``downloads/<hash of url>/`` (a file already
-    there is not fetched again); live streams are returned with their media URL instead."""
+    there is not fetched again); live streams are returned with their media URL instead,
+    and so are the videos that can be streamed when only their first `end_time_s` seconds
+    are needed (see `streamable`)."""
     yt_dlp = _yt_dlp()
-    folder = downloads / hashlib.sha256(url.encode()).hexdigest()[:16]
+    folder = download_folder(url, downloads)
     log = _Quiet()
     opts: dict[str, Any] = {
         "quiet": True,
@@ -137,6 +150,25 @@ def fetch(
                 if entry.get("is_live"):
                     out.append(Download(None, title, ident, page, True, entry.get("url")))
                     continue
+                media = streamable(entry, end_time_s)
+                if media is not None:
+                    done = entry
+                    if subtitles:  # written without the video
+                        ydl.params["skip_download"] = True
+                        try:
+                            done = ydl.process_ie_result(entry, download=True)
+                        finally:
+                            ydl.params["skip_download"] = False
+                    out.append(
+                        dataclasses.replace(
+                            media,
+                            title=title,
+                            identity=ident,
+                            webpage_url=page,
+                            subtitles=_subtitle_file(done),
+                        )
+                    )
+                    continue
                 done = ydl.process_ie_result(entry, download=True)
                 path = _downloaded(done)
                 if path is None:
@@ -149,6 +181,45 @@ def fetch(
     if not out:
         raise InputError(f"{url}: yt-dlp found no video")
     return out
+
+
+STREAM_PROTOCOLS = {"http": "file", "https": "file", "m3u8": "hls", "m3u8_native": "hls"}
+
+
+def streamable(entry: dict[str, Any], end_time_s: float | None) -> Download | None:
+    """The stream of a video yt-dlp resolved (its video format's direct URL and kind), when
+    only its first `end_time_s` seconds are needed and yt-dlp gives a URL ffmpeg reads
+    (http(s) file, HLS); None: download it whole (no end time, one past the video's known
+    duration, or a format in fragments)."""
+    if end_time_s is None:
+        return None
+    duration = entry.get("duration")
+    if duration and end_time_s >= float(duration):
+        return None  # every byte is needed: download it, keyed by its bytes
+    formats = entry.get("requested_formats") or [entry]
+    video = [f for f in formats if f.get("vcodec") != "none"]
+    if not video:
+        return None
+    fmt = video[0]
+    kind = STREAM_PROTOCOLS.get(str(fmt.get("protocol") or ""))
+    if kind is None or not fmt.get("url"):
+        return None
+    headers = tuple(sorted((str(k), str(v)) for k, v in (fmt.get("http_headers") or {}).items()))
+    return Download(
+        None,
+        "",
+        "",
+        "",
+        stream_url=str(fmt["url"]),
+        stream_kind=kind,
+        format_id=str(fmt.get("format_id") or ""),
+        headers=headers,
+    )
+
+
+def download_folder(url: str, downloads: Path) -> Path:
+    """Where `fetch` puts the videos of `url`."""
+    return Path(downloads) / hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
 def _downloaded(info: dict[str, Any]) -> Path | None:

@@ -5,7 +5,7 @@ For each input it writes ``DIR/<video stem>/``:
   source resolution unless ``--size`` says otherwise;
 - with ``--keywords`` and subtitles (a sidecar ``.srt``/``.vtt``, ``--subtitles`` or yt-dlp's):
   only the frames inside the spans where a keyword is said (the others are dropped as
-  ``keyword``);
+  ``keyword``; ``--keywords-as list`` keeps every frame and only lists the spans);
 - with ``--captions``: ``captions.jsonl``, captions of the kept frames (see
   `summarizer.captions`);
 - ``sampled.json``: every kept frame (time, source frame, file, why the buffer and the gate
@@ -46,7 +46,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     common.add_config(p)
     common.add_sample(p)
     common.add_source(
-        p, "subtitle keywords (comma separated): keep only frames where they are said"
+        p,
+        "subtitle keywords (comma separated): keep only frames where they are said "
+        "(see --keywords-as)",
     )
     g = p.add_argument_group("sampler (YAML section 'sample:')")
     g.add_argument(
@@ -202,16 +204,18 @@ def settings_from(args: argparse.Namespace, config: dict[str, Any]):
 def run(args: argparse.Namespace) -> int:
     from summarizer import decode as video
     from summarizer.cli import captions as cap
+    from summarizer.cli.commands.summary import keywords_of
     from summarizer.cli.progress import TqdmProgress
     from summarizer.flow import expected_frames, open_video
     from summarizer.outputs import files as export
-    from summarizer.sources.subtitles import in_spans, parse_keywords
+    from summarizer.sources.keywords import mode_for, span_mask
     from summarizer.summary.gates import make_gate
     from summarizer.summary.sampling import sample_with_warnings
 
     config = common.config_of(args)
     sample, sampler, dedup, gate_settings = settings_from(args, config)
-    keywords = parse_keywords(args.keywords)
+    kw = keywords_of(args, config)
+    keywords, keywords_as = kw.words, mode_for(kw, segments=False)
     captions = cap.caption_settings(args, config)
     store = None
     if args.store is not None:
@@ -244,8 +248,10 @@ def run(args: argparse.Namespace) -> int:
         folder.mkdir(parents=True, exist_ok=True)
         written: set[str] = set()
 
-        def write(kf, image, folder=folder, written=written, span=span) -> str:
-            if span is not None and not in_spans([kf.time_s], span)[0]:
+        keep_only = span if span is not None and keywords_as == "filter" else None
+
+        def write(kf, image, folder=folder, written=written, keep_only=keep_only) -> str:
+            if keep_only is not None and not span_mask([kf.time_s], keep_only, kw.pad_s)[0]:
                 return ""  # not said here: dropped as "keyword" below
             name = f"{export.time_name(kf.time_s)}.jpg"
             if name in written:  # two frames at the same time (image folders)
@@ -266,7 +272,7 @@ def run(args: argparse.Namespace) -> int:
                 progress=bar,
                 total=expected_frames(probe, sample),
             )
-        if span is not None:
+        if keep_only is not None:
             outside = [k for k in result.kept if not k.file]
             result.kept = [k for k in result.kept if k.file]
             if outside:
@@ -294,6 +300,7 @@ def run(args: argparse.Namespace) -> int:
             doc["url"] = source.url
         if span is not None:
             doc["keywords"] = [s.to_dict() for s in span]
+            doc["keywords_as"] = keywords_as
         export.write_json(folder / "sampled.json", doc)
         if args.print_stats:
             print(result.stats_line(name), flush=True)

@@ -11,7 +11,10 @@ For each video it writes ``DIR/<video stem>/``:
 - ``keyframes/*.jpg``: the keyframes at the video's resolution (thumbnails if the frames
   cannot be read again), and ``keyframes.png``: a grid of them;
 - with subtitles (a sidecar ``.srt``/``.vtt``, ``--subtitles FILE`` or yt-dlp's): the text said
-  in each segment; ``--keywords`` lists the spans where the words are said and their segments;
+  in each segment; ``--keywords`` lists the spans where the words are said and their segments,
+  and (``--keywords-as``, see `summarizer.sources.keywords`) cuts the segments where they
+  start and end (``boundaries``, the default) or keeps only the segments where they are
+  said (``filter``);
 - with ``--captions``: ``captions.jsonl``, one caption per keyframe (see `summarizer.captions`);
 - with ``--clips``: ``clips/*.mp4``, one per segment, re-encoded so each holds exactly its
   segment (``--copy``: stream copy, instant but cut at key frames; see `summarizer.outputs.clips`).
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 import time
 from typing import Any
 
@@ -108,7 +112,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from summarizer.outputs.seams import DEFAULT_EXPORTS
 
     common.add_video_command(
-        p, keywords="subtitle keywords (comma separated): list where they are said"
+        p,
+        keywords="subtitle keywords (comma separated): where they are said cuts the segments "
+        "(see --keywords-as)",
     )
     add_seam_flags(p)
     p.add_argument(
@@ -188,14 +194,16 @@ def run(args: argparse.Namespace) -> int:
     from summarizer.outputs.editors import parse_exports
     from summarizer.outputs.files import plural
     from summarizer.outputs.seams import write_outputs
-    from summarizer.sources.subtitles import parse_keywords
+    from summarizer.sources.keywords import apply_keywords, keyword_settings, mode_for
 
     config = common.config_of(args)
     sample = common.sample_settings(args, config)
     embed = common.embed_settings(args, config)
     settings = seam_settings(args, config)
     exports = parse_exports(args.export)
-    keywords = parse_keywords(args.keywords)
+    kw = keyword_settings(config, args.keywords, args.keywords_as)
+    keywords, keywords_as = kw.words, mode_for(kw, segments=True)
+    args.keywords = ",".join(keywords) or None  # the YAML's words: subtitles are wanted too
     captions = cap.caption_settings(args, config)
     failed = 0
     from summarizer.scenes.detectors import get_detector
@@ -210,6 +218,11 @@ def run(args: argparse.Namespace) -> int:
         except InputError as exc:
             raise InputError(f"{ref.name}: {exc}") from None
         subtitles = common.subtitles_of(source, keywords)
+        if subtitles is not None and keywords:
+            spans = subtitles.keyword_spans(keywords)
+            seg = apply_keywords(ev, seg, spans, keywords_as, kw.pad_s)
+            if not seg.segments:
+                print(f"warning: {ref.name}: no keyword is said: no segment kept", file=sys.stderr)
         out_dir = args.out / folder
         doc = write_outputs(
             out_dir,
@@ -225,6 +238,7 @@ def run(args: argparse.Namespace) -> int:
             subtitles=subtitles,
             keywords=keywords,
             source=source,
+            keywords_as=keywords_as,
         )
         n_kf = len(seg.keyframe_indices)
         how = "cached embeddings" if ev.cache_hit else "embedded"

@@ -6,7 +6,10 @@ For each video it writes ``DIR/<video stem>/``:
   as uninformative, near-duplicate picks merged, the settings, the video's hash and model;
 - the picked frames as JPEG named by their time, at the video's resolution (the stored
   thumbnails when the frames cannot be decoded again, or with ``--thumbnails-only``);
-- ``summary.png``: a grid of the picks.
+- ``summary.png``: a grid of the picks;
+- with ``--keywords`` and subtitles (a sidecar ``.srt``/``.vtt``, ``--subtitles`` or yt-dlp's):
+  the picks are made among the frames where a keyword is said (``--keywords-as filter``, the
+  default; ``list`` only lists the spans), and summary.json lists the spans.
 
 Embeddings come from the store (computed on first use, like ``embed``). Settings come from
 the YAML ``--config`` (sections ``summary:``, ``sample:``, ``embed:``), then the flags.
@@ -15,6 +18,7 @@ the YAML ``--config`` (sections ``summary:``, ``sample:``, ``embed:``), then the
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from summarizer.cli import options as common
@@ -25,7 +29,11 @@ HELP = "pick a few keyframes that stand for each video (KMeans over frame embedd
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    common.add_video_command(p)
+    common.add_video_command(
+        p,
+        keywords="subtitle keywords (comma separated): pick only among the frames where they "
+        "are said (see --keywords-as)",
+    )
     g = p.add_argument_group("summary (YAML section 'summary:')")
     g.add_argument(
         "--k",
@@ -86,6 +94,43 @@ def summary_settings(args: argparse.Namespace, config: dict[str, Any]):
     return from_dict(SummarySettings, base)
 
 
+def keywords_of(args: argparse.Namespace, config: dict[str, Any]) -> Any:
+    """The keyword settings (config + --keywords, --keywords-as); boundaries are refused:
+    a summary has no segments."""
+    from summarizer.errors import SettingsError
+    from summarizer.sources.keywords import keyword_settings
+
+    if args.keywords_as == "boundaries":
+        raise SettingsError("--keywords-as boundaries needs segments: use it with seams")
+    kw = keyword_settings(config, args.keywords, args.keywords_as)
+    args.keywords = ",".join(kw.words) or None  # the YAML's words: subtitles are wanted too
+    return kw
+
+
+def keyword_frames(ev: Any, source: Any, kw: Any) -> tuple[Any, dict[str, Any], Any]:
+    """(the frames to pick from, what summary.json says about the keywords, their positions
+    among the video's frames): with ``filter`` only the frames said during a keyword span
+    (None: there are none)."""
+    from summarizer.sources.keywords import frames_in_spans, mode_for, span_mask
+
+    subtitles = common.subtitles_of(source, kw.words) if kw.words else None
+    if subtitles is None:
+        return ev, {}, None
+    spans = subtitles.keyword_spans(kw.words)
+    mode = mode_for(kw, segments=False)
+    extra: dict[str, Any] = {
+        "keywords": [s.to_dict() for s in spans],
+        "keywords_as": mode,
+    }
+    if mode != "filter":
+        return ev, extra, None
+    inside = frames_in_spans(ev, spans, kw.pad_s)
+    if inside is None:
+        return None, {"note": "no sampled frame lies where a keyword is said"}, None
+    extra["keyword_frames"] = len(inside.times_s)
+    return inside, extra, span_mask(ev.times_s, spans, kw.pad_s).nonzero()[0]
+
+
 def run(args: argparse.Namespace) -> int:
     from summarizer.cli import captions as cap
     from summarizer.flow import summarize_frames
@@ -98,12 +143,19 @@ def run(args: argparse.Namespace) -> int:
     embed = common.embed_settings(args, config)
     settings = summary_settings(args, config)
     captions = cap.caption_settings(args, config)
+    kw = keywords_of(args, config)
     failed = 0
-    for ref, ev, stem, _, _ in common.embedded_inputs(args, config, sample=sample, embed=embed):
+    for ref, ev, stem, _, source in common.embedded_inputs(
+        args, config, sample=sample, embed=embed
+    ):
+        ev, extra, positions = keyword_frames(ev, source, kw)
+        if ev is None:
+            print(f"warning: {ref.name}: {extra['note']}; nothing written", file=sys.stderr)
+            continue
         summary = summarize_frames(ev, settings).summary
         images = keyframe_images(ev, summary.indices, sample, args.thumbnails_only)
         out_dir = args.out / stem
-        doc = write_outputs(out_dir, ev, summary, images, settings, sample, embed)
+        doc = write_outputs(out_dir, ev, summary, images, settings, sample, embed, extra, positions)
         how = f"k={summary.k} {summary.mode}"
         if summary.merged:
             how += f", {summary.merged} near-duplicate merged"
