@@ -13,14 +13,19 @@ from summarizer.app import (
     caches,
     charts,
     downloads,
+    frames,
     labels,
     processing,
+    texts,
     ui,
     uploads,
     urlparams,
     urlstate,
 )
+from summarizer.config import default
+from summarizer.errors import AtlasError
 from summarizer.outputs.files import time_label, video_stem
+from summarizer.scenes import detector_names
 from summarizer.scenes.seams import MODES, SeamSettings
 
 ui.page_setup("Seams", ":material/timeline:")
@@ -28,7 +33,14 @@ store = caches.get_store()
 embed = ui.sidebar_embedder()
 sample = processing.sample_settings()
 row = ui.pick_video(store)
-d = SeamSettings()
+d = SeamSettings(detector=default("seams", "detector"))
+DETECTORS = tuple(detector_names())
+DETECTOR_LABELS = {
+    "auto": "auto (every frame + embeddings)",
+    "content": "content (every frame)",
+    "successor": "successor (embeddings)",
+    "transnetv2": "TransNetV2 (network)",
+}
 NO_LIMIT = 120.0  # the longest-segment slider's top: no limit
 
 # ---------------------------------------------------------------- settings (sidebar, URL)
@@ -97,8 +109,21 @@ with st.sidebar:
             lambda qp: urlparams.qp_float(qp, "max", d.max_segment_s or NO_LIMIT, 1.0, NO_LIMIT),
         ),
     )
-    # Place for the detector choice (`seams.detector`, names from summarizer.scenes), when it
-    # lands: a selectbox bound to the URL like the controls above.
+    st.selectbox(
+        "Detector",
+        DETECTORS,
+        **urlstate.bound(
+            "seam_detector",
+            "det",
+            lambda qp: urlparams.qp_choice(qp, "det", DETECTORS, d.detector),
+            choices=DETECTORS,
+        ),
+        format_func=lambda n: DETECTOR_LABELS.get(n, n),
+        help="What proposes the seams. auto: every frame's cheap signal, confirmed by the "
+        "embeddings (the default). content: every frame's signal alone. successor: the "
+        "sampled embeddings alone. transnetv2: the TransNetV2 network (optional package). "
+        "Switching re-runs from the stored embeddings and frame signal.",
+    )
     with st.expander("Advanced"):
         st.checkbox(
             "KNN surveyor",
@@ -113,6 +138,7 @@ with st.sidebar:
 min_s = urlstate.kept("seam_min", d.min_segment_s)
 max_s = urlstate.kept("seam_max", d.max_segment_s)
 settings = SeamSettings(
+    detector=urlstate.kept("seam_detector", d.detector),
     threshold=mode,
     fixed=urlstate.kept("seam_fixed", d.fixed),
     k=urlstate.kept("seam_k", d.k),
@@ -127,6 +153,7 @@ urlstate.sync_query(
     {
         "video": row["sha256"],
         "emb": embed.embedder,
+        "det": settings.detector,
         "mode": mode,
         "k": urlparams.fmt_num(settings.k) if mode != "fixed" else None,
         "win": urlparams.fmt_num(settings.window_s) if mode != "fixed" else None,
@@ -138,6 +165,104 @@ urlstate.sync_query(
     }
 )
 
+EDITOR_BUTTONS = (
+    (
+        "edl",
+        "EDL (CMX 3600)",
+        ":material/movie_edit:",
+        "An edit decision list: one event per segment.",
+    ),
+    (
+        "otio",
+        "OpenTimelineIO",
+        ":material/view_timeline:",
+        "A .otio timeline: one clip per segment (subtitle text in each clip's metadata).",
+    ),
+    ("fcpxml", "Final Cut Pro XML", ":material/video_file:", "Final Cut Pro 7 XML (xmeml)."),
+    (
+        "keyframe_list",
+        "Keyframe list (CSV)",
+        ":material/format_list_numbered:",
+        "One row per keyframe: segment, time, source frame number, timecode, image name.",
+    ),
+)
+
+
+def words_panel(store, row, seg) -> tuple:
+    """The Subtitles expander: add .srt/.vtt, keywords to find. Returns (Subtitles or None,
+    keywords, segment index -> keyword spans)."""
+    from summarizer.sources.subtitles import parse_keywords
+
+    subtitles, keywords, hits = None, (), {}
+    try:
+        subtitles = texts.load(store, row["sha256"])
+    except AtlasError as exc:
+        st.warning(f"Subtitles: {ui.message(str(exc))}", icon=":material/subtitles_off:")
+    label = "Subtitles" + (f" ({len(subtitles.cues)} lines)" if subtitles is not None else "")
+    with st.expander(label, icon=":material/subtitles:", expanded=False):
+        if subtitles is None:
+            st.caption(
+                "No subtitles for this video. Add a .srt or .vtt file to see what is said in "
+                "each segment (a link's subtitles are fetched with it when the site has them)."
+            )
+        up = st.file_uploader(
+            "Add subtitles", type=list(texts.SUBTITLE_TYPES), key=f"subs_{row['sha256'][:12]}"
+        )
+        if up is not None and st.session_state.get("_subs_kept") != up.file_id:
+            try:
+                texts.keep_subtitles(store, row["sha256"], up.name, up.getvalue())
+            except AtlasError as exc:
+                st.error(ui.message(str(exc)), icon=":material/error:")
+            else:
+                st.session_state["_subs_kept"] = up.file_id
+                st.rerun()
+        if subtitles is not None:
+            raw = st.text_input(
+                "Keywords",
+                key="seam_keywords",
+                placeholder="cat, dog",
+                help="Comma-separated words: the segments where they are said are marked, and "
+                "the downloads list the spans.",
+            )
+            keywords = parse_keywords(raw)
+            if keywords:
+                hits = texts.keyword_hits(subtitles, keywords, seg.segments)
+                n = len({id(x) for spans in hits.values() for x in spans})
+                st.caption(f"{labels.plural(n, 'span')} in {labels.plural(len(hits), 'segment')}.")
+    return subtitles, keywords, hits
+
+
+def caption_action(store, ev, seg) -> None:
+    """Caption keyframes with the configured OpenAI-compatible endpoint (off by default:
+    only offered when the server has OPENAI_BASE_URL or OPENAI_MODEL)."""
+    st.subheader("Captions")
+    st.caption(
+        "Ask the multimodal model configured on this server (OPENAI_BASE_URL / OPENAI_MODEL) "
+        "for one sentence per keyframe; captions appear under the keyframes above."
+    )
+    if not st.button("Caption keyframes", icon=":material/chat:", key="caption_go"):
+        return
+    bar = st.progress(0.0, text="Captioning keyframes")
+
+    def on_progress(done: int, total: int) -> None:
+        bar.progress(min(done / total, 1.0) if total else 0.0, text=f"{done} of {total} keyframes")
+
+    with ui.heavy_job():
+        try:
+            made, error = texts.caption_keyframes(
+                store, ev, seg, lambda pos: list(frames.decode_frames(ev, pos, 512)), on_progress
+            )
+        except AtlasError as exc:
+            made, error = 0, str(exc)
+    bar.empty()
+    if error:
+        kept = f" ({labels.plural(made, 'caption')} made before it are kept)" if made else ""
+        st.session_state["caption_error"] = f"Captions: {ui.message(error)}{kept}"
+    else:
+        st.session_state.pop("caption_error", None)
+    st.rerun()
+
+
 # ---------------------------------------------------------------- result
 st.title(f"Seams · {labels.plain(row['name'])}")
 with st.spinner("Opening the embeddings..."):
@@ -147,7 +272,16 @@ if ev is None:
 
 with ui.friendly_errors():
     with st.spinner("Finding the seams..."):
-        seg = caches.cached_segments(row["sha256"], ev.model_id, settings, ev)
+        try:
+            seg = caches.cached_segments(row["sha256"], ev.model_id, settings, ev)
+        except AtlasError as exc:  # e.g. an optional detector package that is not installed
+            if settings.detector == d.detector:
+                raise
+            st.error(
+                f"{ui.message(str(exc))}. Choose another detector in the sidebar.",
+                icon=":material/error:",
+            )
+            st.stop()
     n_seg = len(seg.segments)
     c = st.columns(5)
     c[0].metric("Duration", labels.fmt_duration(ev.ref.probe.duration_s))
@@ -186,6 +320,10 @@ with ui.friendly_errors():
             st.image(img, caption=f"frame at {time_label(ev.times_s[picked])}", width="stretch")
             st.caption("Click a point of the curve to show its frame here.")
 
+    subtitles, keywords, hits = words_panel(store, row, seg)
+    caption_rows = texts.captions(store, row["sha256"])
+    fps = float(ev.ref.probe.fps or 0)
+
     st.subheader("Segments and keyframes")
     per_page = 12
     pages = max(1, -(-n_seg // per_page))
@@ -206,9 +344,21 @@ with ui.friendly_errors():
                 f"**Segment {s.index + 1}**  \n{time_label(s.start_s)} - {time_label(s.end_s)}  \n"
                 f"{s.duration_s:.1f} s · {labels.plural(s.n_frames, 'frame')}"
             )
+            for span in hits.get(s.index, []):
+                info.markdown(
+                    f":orange-badge[{labels.plain(span.keyword)}] "
+                    f"{time_label(span.start_s)} - {time_label(span.end_s)}"
+                )
             for col, k, t in zip(cols, s.keyframes, s.keyframe_times_s, strict=False):
-                # Place for captions under keyframes (the captions helper's model), when it lands.
                 col.image(images[k], caption=time_label(t), width="stretch")
+                text = texts.caption_of(caption_rows, int(ev.indices[k]), float(t), fps)
+                if text:
+                    col.markdown(f":material/chat: {labels.plain(text)}", help="Keyframe caption")
+            if subtitles is not None:
+                said = subtitles.text_between(s.start_s, s.end_s)
+                st.caption(
+                    f":material/subtitles: {labels.plain(said)}" if said else "(nothing said)"
+                )
 
     st.subheader("Downloads")
     stem = video_stem(row["name"])
@@ -219,10 +369,11 @@ with ui.friendly_errors():
         keyframes go through the server's job queue."""
 
         def make() -> bytes:
+            args = (ev, seg, sample, embed, what, subtitles, keywords)
             if what in ("clips", "keyframes"):
                 with caches.job_queue().slot():
-                    return downloads.segment_downloads(ev, seg, sample, embed, what)
-            return downloads.segment_downloads(ev, seg, sample, embed, what)
+                    return downloads.segment_downloads(*args)
+            return downloads.segment_downloads(*args)
 
         return make
 
@@ -250,8 +401,6 @@ with ui.friendly_errors():
         on_click="ignore",
         icon=":material/table:",
     )
-    # Place for editor exports (EDL / OTIO from summarizer.outputs), when they land: two more
-    # deferred download buttons like these.
     has_source = uploads.source_file(store, row["sha256"]) is not None and ev.ref.kind == "video"
     d4.download_button(
         "Clips (ZIP of MP4)",
@@ -263,3 +412,23 @@ with ui.friendly_errors():
         disabled=not has_source,
         help=None if has_source else "The video file is not kept on this server.",
     )
+
+    st.caption("For your editor: the segments as a timeline, and the keyframe list.")
+    e = st.columns(5)
+    for col, (what, label, icon, help_text) in zip(e, EDITOR_BUTTONS, strict=False):
+        name, mime = downloads.EDITOR_FILES[what]
+        col.download_button(
+            label,
+            deferred(what),
+            f"{stem}-{name}",
+            mime,
+            on_click="ignore",
+            icon=icon,
+            help=help_text,
+        )
+
+    if texts.endpoint_configured():
+        caption_action(store, ev, seg)
+
+if st.session_state.get("caption_error"):
+    st.error(st.session_state["caption_error"], icon=":material/error:")
