@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -18,9 +19,9 @@ import pytest
 from PIL import Image
 
 pytest.importorskip("streamlit")
+from localhttp import serve  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from localhttp import serve  # noqa: E402
 from summarizer.app import downloads, labels, processing, texts, urlparams  # noqa: E402
 from summarizer.store import Store  # noqa: E402
 from summarizer.synth import Shot, make_video  # noqa: E402
@@ -382,3 +383,17 @@ def test_caption_keyframes_with_the_endpoint_down_is_one_line(video, monkeypatch
     [err] = [e.value for e in at.error]
     assert err.startswith("Captions: ") and "\n" not in err
     assert int(at.metric[3].value) >= 2  # the rest of the page is there
+
+
+def test_the_app_applies_the_runtime_settings_once(empty_store, monkeypatch):
+    from summarizer.embed import runtime
+
+    for name in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "GOMP_SPINCOUNT"):
+        monkeypatch.setenv(name, "x")
+        monkeypatch.delenv(name)  # absent now, and absent again after the test
+    monkeypatch.setattr(runtime, "_applied", None)
+    at = _app({"emb": "pixels"})
+    assert not at.exception
+    assert runtime._applied == runtime.RuntimeSettings()
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert os.environ["OMP_NUM_THREADS"] == str(runtime.available_cpus())
