@@ -229,10 +229,10 @@ with left:
         l1, l2 = st.columns([1, 1], vertical_alignment="bottom")
         end_time = l1.number_input(
             "Live streams: record for (s)",
-            min_value=1.0,
-            max_value=3600.0,
-            value=30.0,
-            step=10.0,
+            min_value=1,
+            max_value=3600,
+            value=30,
+            step=10,
             key="link_end",
             help="Only a live stream (RTSP, MJPEG, live HLS) uses it; videos and streams "
             "that end are read whole.",

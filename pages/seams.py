@@ -36,10 +36,10 @@ row = ui.pick_video(store)
 d = SeamSettings(detector=default("seams", "detector"))
 DETECTORS = tuple(detector_names())
 DETECTOR_LABELS = {
-    "auto": "auto (every frame + embeddings)",
+    "auto": "auto (recommended)",
     "content": "content (every frame)",
     "successor": "successor (embeddings)",
-    "transnetv2": "TransNetV2 (network)",
+    "transnetv2": "transnetv2 (network)",
 }
 NO_LIMIT = 120.0  # the longest-segment slider's top: no limit
 
@@ -198,9 +198,13 @@ def words_panel(store, row, seg) -> tuple:
         subtitles = texts.load(store, row["sha256"])
     except AtlasError as exc:
         st.warning(f"Subtitles: {ui.message(str(exc))}", icon=":material/subtitles_off:")
-    label = "Subtitles" + (f" ({len(subtitles.cues)} lines)" if subtitles is not None else "")
-    with st.expander(label, icon=":material/subtitles:", expanded=False):
-        if subtitles is None:
+    with st.expander("Subtitles", icon=":material/subtitles:", expanded=False):
+        if subtitles is not None:
+            st.caption(
+                f"{labels.plural(len(subtitles.cues), 'line')} of subtitles; what is said in "
+                "each segment is shown under it."
+            )
+        else:
             st.caption(
                 "No subtitles for this video. Add a .srt or .vtt file to see what is said in "
                 "each segment (a link's subtitles are fetched with it when the site has them)."
@@ -339,7 +343,9 @@ with ui.friendly_errors():
     images = dict(zip(wanted, caches.frames_at(ev, wanted), strict=True))
     for s in shown:
         with st.container(border=True):
-            info, *cols = st.columns([1.1, 1, 1, 1, 1], vertical_alignment="center")
+            # with captions the keyframes line up at the top, their texts below them
+            align = "top" if caption_rows else "center"
+            info, *cols = st.columns([1.1, 1, 1, 1, 1], vertical_alignment=align)
             info.markdown(
                 f"**Segment {s.index + 1}**  \n{time_label(s.start_s)} - {time_label(s.end_s)}  \n"
                 f"{s.duration_s:.1f} s · {labels.plural(s.n_frames, 'frame')}"
@@ -353,7 +359,7 @@ with ui.friendly_errors():
                 col.image(images[k], caption=time_label(t), width="stretch")
                 text = texts.caption_of(caption_rows, int(ev.indices[k]), float(t), fps)
                 if text:
-                    col.markdown(f":material/chat: {labels.plain(text)}", help="Keyframe caption")
+                    col.markdown(f":material/chat: *{labels.plain(text)}*")
             if subtitles is not None:
                 said = subtitles.text_between(s.start_s, s.end_s)
                 st.caption(

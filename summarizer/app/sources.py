@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,8 @@ def fetch(
             if not end_time_s or "live stream" not in str(exc):
                 raise
             found = resolve(end_time_s)  # a live stream: recorded up to the end time
+    except InputError as exc:
+        raise InputError(tidy(str(exc))) from None
     except AtlasError:
         raise
     except Exception as exc:  # a bug below: logged, one line shown
@@ -115,6 +118,17 @@ def fetch(
             f"{link}: unexpected problem while fetching ({type(exc).__name__}); see the server log"
         ) from None
     return found[:MAX_VIDEOS]
+
+
+_YTDLP_WHERE = re.compile(r"(:\s)\[[\w:.-]+\] [^\s:]+: ")  # "[generic] clip: "
+_YTDLP_CAUSE = re.compile(r"\s*\(caused by <.*>\)\s*$")
+
+
+def tidy(message: str) -> str:
+    """yt-dlp's error line without its extractor tag and Python cause, for people:
+    "u: [generic] x: Unable to download webpage: HTTP Error 404: Not Found (caused by
+    <HTTPError 404...>)" -> "u: Unable to download webpage: HTTP Error 404: Not Found"."""
+    return _YTDLP_CAUSE.sub("", _YTDLP_WHERE.sub(r"\1", message, count=1))
 
 
 def forget_download(store: Any, source: Any) -> None:
