@@ -13,8 +13,8 @@ from summarizer.app import (
     caches,
     charts,
     downloads,
-    frames,
     labels,
+    panels,
     processing,
     texts,
     ui,
@@ -165,108 +165,6 @@ urlstate.sync_query(
     }
 )
 
-EDITOR_BUTTONS = (
-    (
-        "edl",
-        "EDL (CMX 3600)",
-        ":material/movie_edit:",
-        "An edit decision list: one event per segment.",
-    ),
-    (
-        "otio",
-        "OpenTimelineIO",
-        ":material/view_timeline:",
-        "A .otio timeline: one clip per segment (subtitle text in each clip's metadata).",
-    ),
-    ("fcpxml", "Final Cut Pro XML", ":material/video_file:", "Final Cut Pro 7 XML (xmeml)."),
-    (
-        "keyframe_list",
-        "Keyframe list (CSV)",
-        ":material/format_list_numbered:",
-        "One row per keyframe: segment, time, source frame number, timecode, image name.",
-    ),
-)
-
-
-def words_panel(store, row, seg) -> tuple:
-    """The Subtitles expander: add .srt/.vtt, keywords to find. Returns (Subtitles or None,
-    keywords, segment index -> keyword spans)."""
-    from summarizer.sources.subtitles import parse_keywords
-
-    subtitles, keywords, hits = None, (), {}
-    try:
-        subtitles = texts.load(store, row["sha256"])
-    except AtlasError as exc:
-        st.warning(f"Subtitles: {ui.message(str(exc))}", icon=":material/subtitles_off:")
-    with st.expander("Subtitles", icon=":material/subtitles:", expanded=False):
-        if subtitles is not None:
-            st.caption(
-                f"{labels.plural(len(subtitles.cues), 'line')} of subtitles; what is said in "
-                "each segment is shown under it."
-            )
-        else:
-            st.caption(
-                "No subtitles for this video. Add a .srt or .vtt file to see what is said in "
-                "each segment (a link's subtitles are fetched with it when the site has them)."
-            )
-        up = st.file_uploader(
-            "Add subtitles", type=list(texts.SUBTITLE_TYPES), key=f"subs_{row['sha256'][:12]}"
-        )
-        if up is not None and st.session_state.get("_subs_kept") != up.file_id:
-            try:
-                texts.keep_subtitles(store, row["sha256"], up.name, up.getvalue())
-            except AtlasError as exc:
-                st.error(ui.message(str(exc)), icon=":material/error:")
-            else:
-                st.session_state["_subs_kept"] = up.file_id
-                st.rerun()
-        if subtitles is not None:
-            raw = st.text_input(
-                "Keywords",
-                key="seam_keywords",
-                placeholder="cat, dog",
-                help="Comma-separated words: the segments where they are said are marked, and "
-                "the downloads list the spans.",
-            )
-            keywords = parse_keywords(raw)
-            if keywords:
-                hits = texts.keyword_hits(subtitles, keywords, seg.segments)
-                n = len({id(x) for spans in hits.values() for x in spans})
-                st.caption(f"{labels.plural(n, 'span')} in {labels.plural(len(hits), 'segment')}.")
-    return subtitles, keywords, hits
-
-
-def caption_action(store, ev, seg) -> None:
-    """Caption keyframes with the configured OpenAI-compatible endpoint (off by default:
-    only offered when the server has OPENAI_BASE_URL or OPENAI_MODEL)."""
-    st.subheader("Captions")
-    st.caption(
-        "Ask the multimodal model configured on this server (OPENAI_BASE_URL / OPENAI_MODEL) "
-        "for one sentence per keyframe; captions appear under the keyframes above."
-    )
-    if not st.button("Caption keyframes", icon=":material/chat:", key="caption_go"):
-        return
-    bar = st.progress(0.0, text="Captioning keyframes")
-
-    def on_progress(done: int, total: int) -> None:
-        bar.progress(min(done / total, 1.0) if total else 0.0, text=f"{done} of {total} keyframes")
-
-    with ui.heavy_job():
-        try:
-            made, error = texts.caption_keyframes(
-                store, ev, seg, lambda pos: list(frames.decode_frames(ev, pos, 512)), on_progress
-            )
-        except AtlasError as exc:
-            made, error = 0, str(exc)
-    bar.empty()
-    if error:
-        kept = f" ({labels.plural(made, 'caption')} made before it are kept)" if made else ""
-        st.session_state["caption_error"] = f"Captions: {ui.message(error)}{kept}"
-    else:
-        st.session_state.pop("caption_error", None)
-    st.rerun()
-
-
 # ---------------------------------------------------------------- result
 st.title(f"Seams · {labels.plain(row['name'])}")
 with st.spinner("Opening the embeddings..."):
@@ -324,7 +222,7 @@ with ui.friendly_errors():
             st.image(img, caption=f"frame at {time_label(ev.times_s[picked])}", width="stretch")
             st.caption("Click a point of the curve to show its frame here.")
 
-    subtitles, keywords, hits = words_panel(store, row, seg)
+    subtitles, keywords, hits = panels.words_panel(store, row, seg)
     caption_rows = texts.captions(store, row["sha256"])
     fps = float(ev.ref.probe.fps or 0)
 
@@ -421,7 +319,7 @@ with ui.friendly_errors():
 
     st.caption("For your editor: the segments as a timeline, and the keyframe list.")
     e = st.columns(5)
-    for col, (what, label, icon, help_text) in zip(e, EDITOR_BUTTONS, strict=False):
+    for col, (what, label, icon, help_text) in zip(e, panels.EDITOR_BUTTONS, strict=False):
         name, mime = downloads.EDITOR_FILES[what]
         col.download_button(
             label,
@@ -434,7 +332,4 @@ with ui.friendly_errors():
         )
 
     if texts.endpoint_configured():
-        caption_action(store, ev, seg)
-
-if st.session_state.get("caption_error"):
-    st.error(st.session_state["caption_error"], icon=":material/error:")
+        panels.caption_action(store, ev, seg)

@@ -398,3 +398,33 @@ def test_the_app_applies_the_runtime_settings_once(empty_store, monkeypatch):
     assert runtime._applied == runtime.RuntimeSettings()
     assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
     assert os.environ["OMP_NUM_THREADS"] == str(runtime.available_cpus())
+
+
+def test_a_sidecar_next_to_the_video_is_its_subtitles(empty_store, tmp_path):
+    video = tmp_path / "talk.mp4"
+    make_video(video, [Shot("static", 4.0, seed=1), Shot("pan", 4.0, seed=2)], fps=10.0)
+    video.with_suffix(".srt").write_text(
+        "1\n00:00:00,500 --> 00:00:02,000\nHello from the <i>sidecar</i>.\n"
+    )
+    ev, _ = processing.process_video(
+        Store(empty_store), video, processing.sample_settings(), _pixels()
+    )
+    at = _app({"emb": "pixels", "video": ev.ref.sha256}, page="pages/seams.py")
+    assert not at.exception and not at.error
+    said = [c.value for c in at.caption if ":material/subtitles:" in c.value]
+    assert said and said[0] == ":material/subtitles: Hello from the sidecar."
+
+
+def test_app_messages_name_no_command_line_flags():
+    from summarizer.captions import CaptionSettings, endpoint
+    from summarizer.errors import SettingsError
+    from summarizer.sources.streams import capture
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("OPENAI_MODEL", raising=False)
+        with pytest.raises(SettingsError) as exc:
+            endpoint(CaptionSettings())
+    assert "--" not in labels.for_app(str(exc.value)) and "OPENAI_MODEL" in str(exc.value)
+    with pytest.raises(SettingsError) as exc:
+        capture("rtsp://127.0.0.1:9/x", "rtsp", Path("x.mp4"), None, live=True)
+    assert labels.for_app(str(exc.value)).endswith("give an end time to bound it")

@@ -157,13 +157,20 @@ def caption_keyframes(
         Frame,
         caption_frames,
         endpoint,
+        spaced,
         write_captions,
     )
     from summarizer.captions.endpoint import Caption
 
-    settings = CaptionSettings(max_frames=10_000)
+    settings = CaptionSettings()
     ep = endpoint(settings)  # SettingsError (no model) -> one line on the page
-    positions = [int(k) for k in seg.keyframe_indices]
+    # every keyframe, at most `max_frames` of them (spread over the video): a bound on cost
+    picked = spaced(
+        [Frame(float(ev.times_s[k]), int(k), None) for k in seg.keyframe_indices],
+        0.0,
+        settings.max_frames,
+    )
+    positions = [f.frame for f in picked]
     images = frames(positions)
     todo = [
         Frame(float(ev.times_s[k]), int(ev.indices[k]), im, "")
