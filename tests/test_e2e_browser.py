@@ -418,7 +418,7 @@ def test_link_box_captions_subtitles_and_editor_downloads(browser, tmp_path, mon
     from summarizer.flow import load_embedded
     from summarizer.synth import Shot, make_video
 
-    shots = Shots(tmp_path)
+    shots = Shots(tmp_path, publish=False)  # synthetic clips: not the README's pictures
     site = tmp_path / "site"
     site.mkdir()
     make_video(
