@@ -105,9 +105,8 @@ def run_jobs(jobs: list) -> list[dict]:
 def fetch_link(link: str, end_time_s: float, store, sample, embed) -> list[dict]:
     """Fetch the videos behind a link (a download bar, or a spinner while a stream is
     recorded), then process each like an upload. Never raises: a dead link, a missing
-    yt-dlp or a bad address is one outcome with one line."""
-    from summarizer.app import sources
-
+    yt-dlp or a bad address is one outcome with one line. The download itself does not
+    take a slot of the job queue (it waits on the network); processing does."""
     shown = labels.plain(link)
     with st.status(f"Fetching {shown}", expanded=True) as status:
         bar = st.progress(0.0, text="Asking the link for its videos")
@@ -120,8 +119,7 @@ def fetch_link(link: str, end_time_s: float, store, sample, embed) -> list[dict]
                 bar.progress(0.0, text="Reading the link (a live stream records for its end time)")
 
         try:
-            with ui.heavy_job():
-                found = sources.fetch(store, link, end_time_s, on_fetch)
+            found = sources.fetch(store, link, end_time_s, on_fetch)
         except AtlasError as exc:
             status.update(label=f"Could not fetch {shown}", state="error", expanded=False)
             return [{"name": link, "error": processing.error_about(str(exc), link, None)}]

@@ -134,6 +134,14 @@ def test_a_dead_link_or_no_link_is_one_line_and_the_app_goes_on(empty_store, sit
     [err] = [e.value for e in at.error]
     assert "404" in err and "Traceback" not in err and "\n" not in err
     assert "[generic]" not in err and "caused by" not in err  # yt-dlp's line, tidied
+    # A link to a file that is not a video: downloaded, refused, nothing kept.
+    (site / "junk.mp4").write_bytes(b"not a video at all" * 100)
+    with serve(site) as base:
+        _fetch(at, f"{base}/junk.mp4")
+    assert not at.exception
+    [err] = [e.value for e in at.error]
+    assert err.startswith("**junk.mp4**: ") and "Traceback" not in err, err
+    assert not [p for p in (empty_store / "downloads").rglob("*") if p.is_file()]
     _fetch(at, "not a link")
     assert not at.exception
     [err] = [e.value for e in at.error]
