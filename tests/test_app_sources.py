@@ -196,6 +196,28 @@ def test_a_live_stream_is_recorded_for_its_end_time_and_keyed_by_link(empty_stor
     assert list(at.dataframe[0].value["key"]) == ["link + stream"]
 
 
+def test_an_hls_stream_that_ends_is_read_whole_without_the_end_time(empty_store, site):
+    import subprocess
+
+    from summarizer.outputs.clips import ffmpeg_exe
+
+    hls = site / "hls"
+    if not (hls / "index.m3u8").is_file():
+        hls.mkdir(exist_ok=True)
+        subprocess.run(
+            [ffmpeg_exe(), "-loglevel", "error", "-i", str(site / "street clip.mp4"), "-c",
+             "copy", "-hls_time", "2", "-hls_list_size", "0", "-f", "hls",
+             str(hls / "index.m3u8")],
+            check=True,
+        )  # fmt: skip
+    at = _app({"emb": "pixels"})
+    with serve(site) as base:
+        _fetch(at, f"{base}/hls/index.m3u8", end_s=3)  # a VOD playlist: read to its end
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    [row] = Store(empty_store).videos()
+    assert row["key_kind"] == "stream" and abs(row["duration_s"] - 12.0) < 0.5
+
+
 # --------------------------------------------------------------------------- Seams
 
 
