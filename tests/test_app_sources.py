@@ -194,6 +194,17 @@ def test_a_live_stream_is_recorded_for_its_end_time_and_keyed_by_link(empty_stor
     assert row["key_kind"] == "stream"
     assert 3.0 <= row["duration_s"] <= 5.0
     assert list(at.dataframe[0].value["key"]) == ["link + stream"]
+    # Embedding it again (another sampling, as "Embed it with ..." does) keeps its key.
+    from summarizer.app.sources import reopen
+    from summarizer.app.uploads import source_file
+
+    store = Store(empty_store)
+    again, _ = processing.process_video(
+        store, reopen(row, source_file(store, row["sha256"])), processing.sample_settings(4.0),
+        _pixels(), row["name"],
+    )  # fmt: skip
+    assert again.ref.sha256 == row["sha256"] and len(store.videos()) == 1
+    assert store.videos()[0]["key_kind"] == "stream"
 
 
 def test_an_hls_stream_that_ends_is_read_whole_without_the_end_time(empty_store, site):

@@ -13,7 +13,7 @@ import contextlib
 import dataclasses
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,17 @@ def catalog_ref(ref: VideoRef, opened: Any) -> VideoRef:
     kind = getattr(opened, "key_kind", None) or "bytes"
     fields = {f.name: getattr(ref, f.name) for f in dataclasses.fields(VideoRef)}
     return CatalogRef(**fields, key_kind=kind)
+
+
+def reopen(row: Mapping[str, Any], path: Path) -> Any:
+    """What to open a catalogued video's kept file as, so its store key stays: the file
+    itself (its bytes are hashed again: the same key), or for a video keyed by link +
+    stream identity a `Source` carrying that key."""
+    if row.get("key_kind") != "stream":
+        return path
+    from summarizer.sources import Source
+
+    return Source(Path(path), row["name"], key_kind="stream", key=row["sha256"])
 
 
 def downloads_dir(store: Any) -> Path:

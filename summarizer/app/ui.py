@@ -178,11 +178,9 @@ def embed_here(store: Any, row: Mapping[str, Any], sample: Any, embed: Any) -> N
         frac = min(done / total, 1.0) if total else 0.0
         bar.progress((k + frac) / len(STAGES), text=stage_text(stage, done, total))
 
-    opened: Any = src
-    if row.get("key_kind") == "stream":  # a live capture keeps its link + identity key
-        from summarizer.sources import Source
+    from summarizer.app.sources import reopen
 
-        opened = Source(src, row["name"], key_kind="stream", key=row["sha256"])
+    opened = reopen(row, src)  # a live capture keeps its link + identity key
     with friendly_errors():
         with heavy_job():
             process_video(store, opened, sample, embed, row["name"], on_progress)
