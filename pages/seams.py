@@ -149,6 +149,9 @@ settings = SeamSettings(
 )
 t_link = urlparams.qp_float(st.query_params, "t", -1.0, 0.0, 1e7)  # a moment, from the map
 t_link = t_link if urlparams.qp_get(st.query_params, "t") is not None and t_link >= 0 else None
+keywords_text = urlstate.kept("seam_keywords", None)  # the Subtitles panel's keywords
+if keywords_text is None:
+    keywords_text = urlparams.qp_get(st.query_params, "kw") or ""
 urlstate.sync_query(
     {
         "video": row["sha256"],
@@ -162,6 +165,7 @@ urlstate.sync_query(
         "max": urlparams.fmt_num(max_s),
         "sv": "1" if settings.surveyor else "0",
         "t": urlparams.fmt_num(round(t_link, 2)) if t_link is not None else None,
+        "kw": keywords_text or None,
     }
 )
 

@@ -347,6 +347,14 @@ def test_subtitles_per_segment_and_keyword_spans(video):
     at.text_input(key="seam_keywords").input("cat, dog").run()
     badges = [m.value for m in at.markdown if "orange-badge" in m.value]
     assert any("cat" in b for b in badges) and any("dog" in b for b in badges)
+    assert urlparams.qp_get(at.query_params, "kw") == "cat, dog"
+    # The link reopens the same marks (a teammate's fresh session).
+    other = _app({"emb": "pixels", "video": sha, "kw": "dog"}, page="pages/seams.py")
+    assert other.text_input(key="seam_keywords").value == "dog"
+    assert [m.value for m in other.markdown if "orange-badge" in m.value] == [
+        m for m in badges if "dog" in m
+    ]
+    assert urlparams.qp_get(other.query_params, "kw") == "dog"
     # The downloads carry the text said per segment and the keyword spans.
     subs = texts.load(Store(root), sha)
     doc = json.loads(

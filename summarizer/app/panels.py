@@ -8,7 +8,7 @@ from typing import Any
 
 import streamlit as st
 
-from summarizer.app import frames, labels, texts, ui
+from summarizer.app import frames, labels, texts, ui, urlparams, urlstate
 from summarizer.errors import AtlasError
 
 EDITOR_BUTTONS = (
@@ -69,7 +69,9 @@ def words_panel(store: Any, row: dict, seg: Any) -> tuple:
         if subtitles is not None:
             raw = st.text_input(
                 "Keywords",
-                key="seam_keywords",
+                **urlstate.bound(
+                    "seam_keywords", "kw", lambda qp: str(urlparams.qp_get(qp, "kw", "") or "")
+                ),
                 placeholder="cat, dog",
                 help="Comma-separated words: the segments where they are said are marked, and "
                 "the downloads list the spans.",
