@@ -9,7 +9,18 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from summarizer.app import caches, catalog, labels, nav, processing, sources, ui, uploads, urlstate
+from summarizer.app import (
+    caches,
+    catalog,
+    jobs,
+    labels,
+    nav,
+    processing,
+    sources,
+    ui,
+    uploads,
+    urlstate,
+)
 from summarizer.errors import AtlasError, InputError
 
 ui.page_setup("Home", ":material/home:")
@@ -103,23 +114,32 @@ def run_jobs(jobs: list) -> list[dict]:
 
 
 def fetch_link(link: str, end_time_s: float, store, sample, embed) -> list[dict]:
-    """Fetch the videos behind a link (a download bar, or a spinner while a stream is
-    recorded), then process each like an upload. Never raises: a dead link, a missing
+    """Fetch the videos behind a link (a download bar, or the seconds so far while a page
+    is asked or a stream recorded), then process each like an upload. Never raises: a dead link, a missing
     yt-dlp or a bad address is one outcome with one line. The download itself does not
     take a slot of the job queue (it waits on the network); processing does."""
     shown = labels.plain(link)
     with st.status(f"Fetching {shown}", expanded=True) as status:
         bar = st.progress(0.0, text="Asking the link for its videos")
+        seen = {"done": 0, "total": 0}  # yt-dlp's last report (from the fetching thread)
 
         def on_fetch(_stage: str, done: int, total: int) -> None:
+            seen.update(done=done, total=total)
+
+        def tick(elapsed_s: float) -> None:
+            done, total = seen["done"], seen["total"]
             if total:
                 text = f"Downloading: {labels.fmt_bytes(done)} of {labels.fmt_bytes(total)}"
                 bar.progress(min(done / total, 1.0), text=text)
-            else:
-                bar.progress(0.0, text="Reading the link (a live stream records for its end time)")
+            else:  # a stream being recorded, or a page being asked for its videos
+                bar.progress(
+                    0.0,
+                    text=f"Reading the link: {elapsed_s:.0f} s (a live stream records for "
+                    f"{end_time_s:g} s)",
+                )
 
         try:
-            found = sources.fetch(store, link, end_time_s, on_fetch)
+            found = jobs.run_ticking(lambda: sources.fetch(store, link, end_time_s, on_fetch), tick)
         except AtlasError as exc:
             status.update(label=f"Could not fetch {shown}", state="error", expanded=False)
             return [{"name": link, "error": processing.error_about(str(exc), link, None)}]
@@ -128,11 +148,11 @@ def fetch_link(link: str, end_time_s: float, store, sample, embed) -> list[dict]
             state="complete",
             expanded=False,
         )
-    jobs = [
+    work = [
         (s.name, lambda bar, s=s: processing.process_source(store, s, sample, embed, bar))
         for s in found
     ]
-    return run_jobs(jobs)
+    return run_jobs(work)
 
 
 KEY_LABELS = {"bytes": "file hash", "stream": "link + stream"}

@@ -477,3 +477,18 @@ def test_app_messages_name_no_command_line_flags():
     with pytest.raises(SettingsError) as exc:
         capture("rtsp://127.0.0.1:9/x", "rtsp", Path("x.mp4"), None, live=True)
     assert labels.for_app(str(exc.value)).endswith("give an end time to bound it")
+
+
+def test_run_ticking_reports_while_the_work_runs_and_hands_back_its_outcome():
+    from summarizer.app.jobs import run_ticking
+    from summarizer.errors import InputError
+
+    ticks = []
+    assert run_ticking(lambda: time.sleep(0.35) or 7, ticks.append, every_s=0.1) == 7
+    assert len(ticks) >= 2 and ticks == sorted(ticks) and ticks[-1] < 1.0
+
+    def fail():
+        raise InputError("x: gone")
+
+    with pytest.raises(InputError, match="x: gone"):
+        run_ticking(fail, ticks.append, every_s=0.1)

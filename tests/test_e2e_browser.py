@@ -410,6 +410,7 @@ def test_link_box_captions_subtitles_and_editor_downloads(browser, tmp_path, mon
     otio = pytest.importorskip("opentimelineio")
     sys.path.insert(0, str(ROOT / "tests"))
     from localhttp import serve
+    from test_app_sources import _mjpeg
 
     from summarizer.app import texts
     from summarizer.app.processing import find_scenes, sample_settings
@@ -452,7 +453,7 @@ def test_link_box_captions_subtitles_and_editor_downloads(browser, tmp_path, mon
         h.end_headers()
         h.wfile.write(data)
 
-    with serve(site, {"/v1/chat/completions": chat}) as base:
+    with serve(site, {"/v1/chat/completions": chat, "/cam.mjpg": _mjpeg}) as base:
         monkeypatch.setenv("OPENAI_BASE_URL", f"{base}/v1")
         monkeypatch.setenv("OPENAI_MODEL", "tiny-vlm")
         monkeypatch.setenv("OPENAI_API_KEY", "sk-local")
@@ -562,5 +563,21 @@ def test_link_box_captions_subtitles_and_editor_downloads(browser, tmp_path, mon
             page.get_by_role("option", name="successor (embeddings)").click()
             _wait_idle(page)
             assert "det=successor" in page.url
+            assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+
+            # A live MJPEG camera, recorded for its end time: the bar counts the seconds.
+            page.goto(f"{url}/?emb=pixels")
+            page.get_by_role("heading", name="keyframe-atlas").wait_for()
+            box = page.get_by_label("Or paste a link", exact=True).and_(page.locator("input"))
+            box.fill(f"{base}/cam.mjpg")
+            end = page.get_by_label("Live streams: record for (s)", exact=True)
+            end.and_(page.locator("input")).fill("6")
+            page.get_by_role("button", name="Fetch and process").click()
+            page.get_by_text("Reading the link:").wait_for()
+            page.wait_for_timeout(2500)
+            shots(page, "home_link_progress", height=1100)
+            page.get_by_text("stored under its link and stream identity").wait_for()
+            _wait_idle(page)
+            page.get_by_text("2 videos in the library.").wait_for()
             assert page.locator('[data-testid="stAlertContentError"]').count() == 0
             page.close()
