@@ -1,4 +1,5 @@
-"""Home: the pitch, uploads (several at once), the sample video, the library."""
+"""Home: the pitch, uploads (several at once), links (URLs, streams), the sample video, the
+library."""
 
 from __future__ import annotations
 

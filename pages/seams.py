@@ -1,7 +1,10 @@
-"""Seams: the successor-distance timeline, its threshold, the segments and their keyframes.
+"""Seams: the successor-distance timeline, its threshold, the segments and their keyframes,
+with subtitles per segment and captions under keyframes when the video has them, and the
+downloads (keyframes, segments, clips, EDL / OTIO / FCP XML, the keyframe list).
 
-Every control re-runs seam detection at once from the cached embeddings (no re-embedding);
-the URL holds the video and the settings, so the link reopens this exact view.
+Every control (the detector too) re-runs seam detection at once from the cached embeddings
+(no re-embedding); the URL holds the video and the settings, so the link reopens this exact
+view.
 """
 
 from __future__ import annotations
