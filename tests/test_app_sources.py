@@ -492,3 +492,16 @@ def test_run_ticking_reports_while_the_work_runs_and_hands_back_its_outcome():
 
     with pytest.raises(InputError, match="x: gone"):
         run_ticking(fail, ticks.append, every_s=0.1)
+
+
+def test_the_link_box_takes_network_links_only(tmp_path):
+    from summarizer.app.sources import check_link
+    from summarizer.errors import InputError
+
+    assert check_link("  https://example.org/v?x=1 ") == "https://example.org/v?x=1"
+    assert check_link("rtsp://cam.local/1") == "rtsp://cam.local/1"
+    assert check_link("ytsearch3:bike ride") == "ytsearch3:bike ride"
+    (tmp_path / "v.mp4").write_bytes(b"x")
+    for bad in ("", str(tmp_path / "v.mp4"), "file:///etc/passwd", "udp://0.0.0.0:1234"):
+        with pytest.raises(InputError):
+            check_link(bad)

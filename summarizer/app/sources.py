@@ -27,6 +27,11 @@ DOWNLOADS = "downloads"  # inside the store
 #: The schemes and prefixes the box takes (for its help and the "not a link" message).
 EXAMPLES = "https://, rtsp://, rtmp:// or ytsearch:"
 
+#: What a visitor may paste: network addresses and yt-dlp's searches, never a path on the
+#: server (file://) or a socket it would listen on.
+SCHEMES = ("http", "https", "rtsp", "rtsps", "rtmp", "rtmps")
+SEARCHES = ("ytsearch", "ytsearchdate", "scsearch", "gvsearch")
+
 Progress = Callable[[str, int, int], None]
 
 
@@ -70,6 +75,10 @@ def check_link(text: str) -> str:
         raise InputError("Paste a link first")
     if not is_url(link):
         raise InputError(f"{link}: not a link (it should start with {EXAMPLES})")
+    scheme = link.split(":", 1)[0].lower()
+    if scheme not in SCHEMES and scheme.rstrip("0123456789") not in SEARCHES:
+        # file:// would read the server's own files, udp:// and srt:// make it listen
+        raise InputError(f"{link}: {scheme} links are not taken here (use {EXAMPLES})")
     return link
 
 
