@@ -140,7 +140,10 @@ def fetch_link(link: str, end_time_s: float, store, sample, embed) -> list[dict]
                 )
 
         try:
-            found = jobs.run_ticking(lambda: sources.fetch(store, link, end_time_s, on_fetch), tick)
+            limit = int(st.get_option("server.maxUploadSize")) * 1024 * 1024  # as uploads
+            found = jobs.run_ticking(
+                lambda: sources.fetch(store, link, end_time_s, on_fetch, limit), tick
+            )
         except AtlasError as exc:
             status.update(label=f"Could not fetch {shown}", state="error", expanded=False)
             return [{"name": link, "error": processing.error_about(str(exc), link, None)}]

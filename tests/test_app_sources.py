@@ -505,3 +505,14 @@ def test_the_link_box_takes_network_links_only(tmp_path):
     for bad in ("", str(tmp_path / "v.mp4"), "file:///etc/passwd", "udp://0.0.0.0:1234"):
         with pytest.raises(InputError):
             check_link(bad)
+
+
+def test_a_link_to_a_file_over_the_servers_limit_is_not_downloaded(empty_store, site):
+    pytest.importorskip("yt_dlp")
+    from summarizer.app import sources
+    from summarizer.errors import InputError
+
+    with serve(site) as base, pytest.raises(InputError) as exc:
+        sources.fetch(Store(empty_store), f"{base}/street%20clip.mp4", max_bytes=1000)
+    assert "limit of 1000 B" in str(exc.value)
+    assert not [p for p in (empty_store / "downloads").rglob("*") if p.is_file()]

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from summarizer.app.labels import fmt_bytes
 from summarizer.data import VideoRef
 from summarizer.errors import AtlasError, InputError, SettingsError
 
@@ -87,12 +88,15 @@ def fetch(
     link: str,
     end_time_s: float | None = None,
     progress: Progress | None = None,
+    max_bytes: int | None = None,
 ) -> list[Any]:
     """Every video behind `link`, made local (`summarizer.sources.Source`, at most
     `MAX_VIDEOS`), with the subtitles yt-dlp finds.
 
     A stream that ends (a VOD HLS) is read whole; a live one is recorded for `end_time_s`
     seconds. progress: ``("fetch", bytes done, bytes total)`` while yt-dlp downloads.
+    max_bytes: a larger file is not downloaded (the server's upload limit, so a link cannot
+    fill the disk beyond what an upload could).
     Raises `AtlasError` with one line (yt-dlp not installed, the link is dead, no video).
     """
     from summarizer.sources import resolve_all
@@ -108,7 +112,9 @@ def fetch(
             total = done = max(done, total)
         progress("fetch", done, total)
 
-    options = {"progress_hooks": [hook], "max_downloads": MAX_VIDEOS}
+    options: dict[str, Any] = {"progress_hooks": [hook], "max_downloads": MAX_VIDEOS}
+    if max_bytes:
+        options["max_filesize"] = int(max_bytes)
 
     def resolve(end: float | None) -> list[Any]:
         return resolve_all(
@@ -129,7 +135,10 @@ def fetch(
                 raise
             found = resolve(end_time_s)  # a live stream: recorded up to the end time
     except InputError as exc:
-        raise InputError(tidy(str(exc))) from None
+        why = tidy(str(exc))
+        if max_bytes and "downloaded nothing" in why:  # yt-dlp skips a file over the limit
+            why += f" (files over this server's limit of {fmt_bytes(max_bytes)} are skipped)"
+        raise InputError(why) from None
     except AtlasError:
         raise
     except Exception as exc:  # a bug below: logged, one line shown
