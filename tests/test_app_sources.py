@@ -516,3 +516,22 @@ def test_a_link_to_a_file_over_the_servers_limit_is_not_downloaded(empty_store, 
         sources.fetch(Store(empty_store), f"{base}/street%20clip.mp4", max_bytes=1000)
     assert "limit of 1000 B" in str(exc.value)
     assert not [p for p in (empty_store / "downloads").rglob("*") if p.is_file()]
+
+
+def test_the_subtitles_found_with_a_link_are_kept_for_the_seams_page(empty_store, site, tmp_path):
+    from summarizer.sources import Source
+
+    vtt = tmp_path / "generic-clip.en.vtt"
+    vtt.write_text(VTT)
+    copy = tmp_path / "dl" / "generic-clip.mp4"
+    copy.parent.mkdir()
+    copy.write_bytes((site / "street clip.mp4").read_bytes())
+    source = Source(copy, "street clip.mp4", url="https://example.org/v", subtitles=vtt)
+    store = Store(empty_store)
+    out = processing.process_source(store, source, processing.sample_settings(), _pixels())
+    assert "error" not in out, out
+    kept = texts.subtitles_file(store, out["sha256"])
+    assert kept.parent == texts.text_dir(store, out["sha256"]) and kept.suffix == ".vtt"
+    at = _app({"emb": "pixels", "video": out["sha256"]}, page="pages/seams.py")
+    said = [c.value for c in at.caption if ":material/subtitles:" in c.value]
+    assert said[0] == ":material/subtitles: A quiet street at dawn."

@@ -141,6 +141,7 @@ def process_source(
         log.exception("processing %s failed", source.url)
         error = f"unexpected problem while processing ({type(exc).__name__}); see the server log"
     else:
+        keep_subtitles_of(store, embedded.ref.sha256, source)
         return {
             "name": source.name,
             "sha256": embedded.ref.sha256,
@@ -152,6 +153,22 @@ def process_source(
         }
     forget_download(store, source)
     return {"name": source.name, "error": error_about(error, source.name, source.path)}
+
+
+def keep_subtitles_of(store: Any, sha256: str, source: Any) -> None:
+    """Keep the subtitles found with a link (yt-dlp's, or the ones named) beside the video's
+    results, where the Seams page reads them; a file that does not parse is logged, not
+    fatal (the video is fine without it)."""
+    from summarizer.app import texts
+    from summarizer.errors import AtlasError
+
+    subs = getattr(source, "subtitles", None)
+    if subs is None or not Path(subs).is_file():
+        return
+    try:
+        texts.keep_subtitles(store, sha256, Path(subs).name, Path(subs).read_bytes())
+    except (AtlasError, OSError) as exc:
+        log.warning("subtitles of %s not kept: %s", source.url or source.name, exc)
 
 
 def error_about(error: str, name: str, kept: Path | None) -> str:
