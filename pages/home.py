@@ -1,4 +1,5 @@
-"""Home: the pitch, uploads (several at once), the sample video, the library."""
+"""Home: the pitch, uploads (several at once), links (URLs, streams), the sample video, the
+library."""
 
 from __future__ import annotations
 
@@ -9,8 +10,19 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from summarizer.app import caches, catalog, labels, nav, processing, ui, uploads, urlstate
-from summarizer.errors import InputError
+from summarizer.app import (
+    caches,
+    catalog,
+    jobs,
+    labels,
+    nav,
+    processing,
+    sources,
+    ui,
+    uploads,
+    urlstate,
+)
+from summarizer.errors import AtlasError, InputError
 
 ui.page_setup("Home", ":material/home:")
 
@@ -25,7 +37,8 @@ def show_outcome(outcome: dict, embedder: str) -> None:
     c1.success(
         f"**{name}**: {labels.plural(outcome['frames'], 'frame')}, "
         f"{labels.plural(outcome['segments'], 'segment')}"
-        + (" (from the store)" if outcome["cached"] else ""),
+        + (" (from the store)" if outcome["cached"] else "")
+        + (f"; from a link, {sources.key_text(outcome['key_kind'])}" if outcome.get("url") else ""),
         icon=":material/check_circle:",
     )
     params = {"video": outcome["sha256"], "emb": embedder}
@@ -53,17 +66,30 @@ def keep_uploads(files: list, store, limit: int) -> list:
 
 
 def process_saved(items: list, store, sample, embed) -> list[dict]:
-    """Process kept uploads one by one (outcomes already made pass through): a bar for the
-    files, and per file a bar per stage, through the server's job queue. Never raises:
+    """Process kept uploads one by one (outcomes already made pass through). Never raises:
     each outcome says what happened."""
     saved = [item for item in items if not isinstance(item, dict)]
-    done = {}
-    overall = st.progress(0.0, text=f"File 1 of {len(saved)}")
-    for i, item in enumerate(saved):
-        overall.progress(i / len(saved), text=f"File {i + 1} of {len(saved)}")
+    jobs = [
+        (
+            item.name,
+            lambda bar, item=item: processing.process_saved(store, item, sample, embed, bar),
+        )
+        for item in saved
+    ]
+    done = dict(zip(map(id, saved), run_jobs(jobs), strict=True))
+    return [item if isinstance(item, dict) else done[id(item)] for item in items]
+
+
+def run_jobs(jobs: list) -> list[dict]:
+    """Run (name, job) pairs one by one, `job(on_progress)` -> outcome: a bar for the files,
+    and per file a bar per stage, through the server's job queue."""
+    outcomes = []
+    overall = st.progress(0.0, text=f"File 1 of {len(jobs)}")
+    for i, (name, job) in enumerate(jobs):
+        overall.progress(i / len(jobs), text=f"File {i + 1} of {len(jobs)}")
         slot = st.empty()  # the file's progress box, cleared when it is done
         box = slot.container(border=True)
-        box.markdown(f"**{labels.plain(item.name)}**")
+        box.markdown(f"**{labels.plain(name)}**")
         cols = box.columns(len(processing.STAGES))
         bars = {
             stage: col.progress(0.0, text=f"{k + 1}. {processing.STAGE_LABELS[stage]}")
@@ -80,13 +106,60 @@ def process_saved(items: list, store, sample, embed) -> list[dict]:
             bars[bar].progress(frac, text=text)
 
         with ui.heavy_job(box):
-            outcome = processing.process_saved(store, item, sample, embed, on_progress)
+            outcomes.append(job(on_progress))
         slot.empty()
-        done[id(item)] = outcome
-        overall.progress((i + 1) / len(saved), text=f"File {i + 1} of {len(saved)} done")
+        overall.progress((i + 1) / len(jobs), text=f"File {i + 1} of {len(jobs)} done")
     overall.empty()
     caches.library_changed()
-    return [item if isinstance(item, dict) else done[id(item)] for item in items]
+    return outcomes
+
+
+def fetch_link(link: str, end_time_s: float, store, sample, embed) -> list[dict]:
+    """Fetch the videos behind a link (a download bar, or the seconds so far while a page
+    is asked or a stream recorded), then process each like an upload. Never raises: a dead link, a missing
+    yt-dlp or a bad address is one outcome with one line. The download itself does not
+    take a slot of the job queue (it waits on the network); processing does."""
+    shown = labels.plain(link)
+    with st.status(f"Fetching {shown}", expanded=True) as status:
+        bar = st.progress(0.0, text="Asking the link for its videos")
+        seen = {"done": 0, "total": 0}  # yt-dlp's last report (from the fetching thread)
+
+        def on_fetch(_stage: str, done: int, total: int) -> None:
+            seen.update(done=done, total=total)
+
+        def tick(elapsed_s: float) -> None:
+            done, total = seen["done"], seen["total"]
+            if total:
+                text = f"Downloading: {labels.fmt_bytes(done)} of {labels.fmt_bytes(total)}"
+                bar.progress(min(done / total, 1.0), text=text)
+            else:  # a stream being recorded, or a page being asked for its videos
+                bar.progress(
+                    0.0,
+                    text=f"Reading the link: {elapsed_s:.0f} s (a live stream records for "
+                    f"{end_time_s:g} s)",
+                )
+
+        try:
+            limit = int(st.get_option("server.maxUploadSize")) * 1024 * 1024  # as uploads
+            found = jobs.run_ticking(
+                lambda: sources.fetch(store, link, end_time_s, on_fetch, limit), tick
+            )
+        except AtlasError as exc:
+            status.update(label=f"Could not fetch {shown}", state="error", expanded=False)
+            return [{"name": link, "error": processing.error_about(str(exc), link, None)}]
+        status.update(
+            label=f"Fetched {labels.plural(len(found), 'video')} from {shown}",
+            state="complete",
+            expanded=False,
+        )
+    work = [
+        (s.name, lambda bar, s=s: processing.process_source(store, s, sample, embed, bar))
+        for s in found
+    ]
+    return run_jobs(work)
+
+
+KEY_LABELS = {"bytes": "file hash", "stream": "link + stream"}
 
 
 def library(store, embedder: str) -> None:
@@ -109,6 +182,7 @@ def library(store, embedder: str) -> None:
                 "size": f"{row['width']}x{row['height']}",
                 "added": datetime.fromtimestamp(row["added_at"]).strftime("%Y-%m-%d %H:%M"),
                 "computed": catalog.computed_text(done),
+                "key": KEY_LABELS.get(row.get("key_kind") or "bytes", row.get("key_kind")),
                 "seams": f"seams{q}",
                 "summary": f"summary{q}",
             }
@@ -120,6 +194,11 @@ def library(store, embedder: str) -> None:
         row_height=64,
         column_config={
             "thumbnail": st.column_config.ImageColumn("", width="small"),
+            "key": st.column_config.TextColumn(
+                "key",
+                help="What the store keys the results by: the hash of the file's bytes, or "
+                "for a live stream recorded up to an end time, its link and stream identity.",
+            ),
             "seams": st.column_config.LinkColumn("seams", display_text="open seams"),
             "summary": st.column_config.LinkColumn("summary", display_text="open summary"),
         },
@@ -160,7 +239,27 @@ with left:
         disabled=not files,
         icon=":material/play_arrow:",
     )
-    # Place for a URL box (summarizer.sources: paste links to videos), when it lands.
+    with st.form("link_form", border=False):
+        link = st.text_input(
+            "Or paste a link",
+            key="link",
+            placeholder="https://... a video page, a playlist, a video file, or a live stream",
+            help="Anything yt-dlp understands (a page, a playlist, ytsearch:QUERY), a direct "
+            "http(s) video file, or a stream (HLS .m3u8, RTSP, MJPEG over http). Up to "
+            f"{sources.MAX_VIDEOS} videos per link.",
+        )
+        l1, l2 = st.columns([1, 1], vertical_alignment="bottom")
+        end_time = l1.number_input(
+            "Live streams: record for (s)",
+            min_value=1,
+            max_value=3600,
+            value=30,
+            step=10,
+            key="link_end",
+            help="Only a live stream (RTSP, MJPEG, live HLS) uses it; videos and streams "
+            "that end are read whole.",
+        )
+        fetch = l2.form_submit_button("Fetch and process", icon=":material/link:")
 with right:
     st.subheader("No video at hand?")
     st.write(
@@ -174,6 +273,8 @@ if go and files:
     st.session_state["upload_batch"] = st.session_state.get("upload_batch", 0) + 1
     st.session_state["outcomes"] = process_saved(kept, store, sample, embed)
     st.rerun()  # shows the outcomes with an empty upload widget
+elif fetch:
+    st.session_state["outcomes"] = fetch_link(link, end_time, store, sample, embed)
 elif try_sample:
     with st.spinner("Making the sample video..."), tempfile.TemporaryDirectory() as tmp:
         from summarizer.synth import sample_video

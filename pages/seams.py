@@ -1,7 +1,10 @@
-"""Seams: the successor-distance timeline, its threshold, the segments and their keyframes.
+"""Seams: the successor-distance timeline, its threshold, the segments and their keyframes,
+with subtitles per segment and captions under keyframes when the video has them, and the
+downloads (keyframes, segments, clips, EDL / OTIO / FCP XML, the keyframe list).
 
-Every control re-runs seam detection at once from the cached embeddings (no re-embedding);
-the URL holds the video and the settings, so the link reopens this exact view.
+Every control (the detector too) re-runs seam detection at once from the cached embeddings
+(no re-embedding); the URL holds the video and the settings, so the link reopens this exact
+view.
 """
 
 from __future__ import annotations
@@ -14,13 +17,18 @@ from summarizer.app import (
     charts,
     downloads,
     labels,
+    panels,
     processing,
+    texts,
     ui,
     uploads,
     urlparams,
     urlstate,
 )
+from summarizer.config import default
+from summarizer.errors import AtlasError
 from summarizer.outputs.files import time_label, video_stem
+from summarizer.scenes import detector_names
 from summarizer.scenes.seams import MODES, SeamSettings
 
 ui.page_setup("Seams", ":material/timeline:")
@@ -28,7 +36,14 @@ store = caches.get_store()
 embed = ui.sidebar_embedder()
 sample = processing.sample_settings()
 row = ui.pick_video(store)
-d = SeamSettings()
+d = SeamSettings(detector=default("seams", "detector"))
+DETECTORS = tuple(detector_names())
+DETECTOR_LABELS = {
+    "auto": "auto (recommended)",
+    "content": "content (every frame)",
+    "successor": "successor (embeddings)",
+    "transnetv2": "transnetv2 (network)",
+}
 NO_LIMIT = 120.0  # the longest-segment slider's top: no limit
 
 # ---------------------------------------------------------------- settings (sidebar, URL)
@@ -97,8 +112,21 @@ with st.sidebar:
             lambda qp: urlparams.qp_float(qp, "max", d.max_segment_s or NO_LIMIT, 1.0, NO_LIMIT),
         ),
     )
-    # Place for the detector choice (`seams.detector`, names from summarizer.scenes), when it
-    # lands: a selectbox bound to the URL like the controls above.
+    st.selectbox(
+        "Detector",
+        DETECTORS,
+        **urlstate.bound(
+            "seam_detector",
+            "det",
+            lambda qp: urlparams.qp_choice(qp, "det", DETECTORS, d.detector),
+            choices=DETECTORS,
+        ),
+        format_func=lambda n: DETECTOR_LABELS.get(n, n),
+        help="What proposes the seams. auto: every frame's cheap signal, confirmed by the "
+        "embeddings (the default). content: every frame's signal alone. successor: the "
+        "sampled embeddings alone. transnetv2: the TransNetV2 network (optional package). "
+        "Switching re-runs from the stored embeddings and frame signal.",
+    )
     with st.expander("Advanced"):
         st.checkbox(
             "KNN surveyor",
@@ -113,6 +141,7 @@ with st.sidebar:
 min_s = urlstate.kept("seam_min", d.min_segment_s)
 max_s = urlstate.kept("seam_max", d.max_segment_s)
 settings = SeamSettings(
+    detector=urlstate.kept("seam_detector", d.detector),
     threshold=mode,
     fixed=urlstate.kept("seam_fixed", d.fixed),
     k=urlstate.kept("seam_k", d.k),
@@ -123,10 +152,14 @@ settings = SeamSettings(
 )
 t_link = urlparams.qp_float(st.query_params, "t", -1.0, 0.0, 1e7)  # a moment, from the map
 t_link = t_link if urlparams.qp_get(st.query_params, "t") is not None and t_link >= 0 else None
+keywords_text = urlstate.kept("seam_keywords", None)  # the Subtitles panel's keywords
+if keywords_text is None:
+    keywords_text = urlparams.qp_get(st.query_params, "kw") or ""
 urlstate.sync_query(
     {
         "video": row["sha256"],
         "emb": embed.embedder,
+        "det": settings.detector,
         "mode": mode,
         "k": urlparams.fmt_num(settings.k) if mode != "fixed" else None,
         "win": urlparams.fmt_num(settings.window_s) if mode != "fixed" else None,
@@ -135,6 +168,7 @@ urlstate.sync_query(
         "max": urlparams.fmt_num(max_s),
         "sv": "1" if settings.surveyor else "0",
         "t": urlparams.fmt_num(round(t_link, 2)) if t_link is not None else None,
+        "kw": keywords_text or None,
     }
 )
 
@@ -147,7 +181,16 @@ if ev is None:
 
 with ui.friendly_errors():
     with st.spinner("Finding the seams..."):
-        seg = caches.cached_segments(row["sha256"], ev.model_id, settings, ev)
+        try:
+            seg = caches.cached_segments(row["sha256"], ev.model_id, settings, ev)
+        except AtlasError as exc:  # e.g. an optional detector package that is not installed
+            if settings.detector == d.detector:
+                raise
+            st.error(
+                f"{ui.message(str(exc))}. Choose another detector in the sidebar.",
+                icon=":material/error:",
+            )
+            st.stop()
     n_seg = len(seg.segments)
     c = st.columns(5)
     c[0].metric("Duration", labels.fmt_duration(ev.ref.probe.duration_s))
@@ -186,6 +229,10 @@ with ui.friendly_errors():
             st.image(img, caption=f"frame at {time_label(ev.times_s[picked])}", width="stretch")
             st.caption("Click a point of the curve to show its frame here.")
 
+    subtitles, keywords, hits = panels.words_panel(store, row, seg)
+    caption_rows = texts.captions(store, row["sha256"])
+    fps = float(ev.ref.probe.fps or 0)
+
     st.subheader("Segments and keyframes")
     per_page = 12
     pages = max(1, -(-n_seg // per_page))
@@ -201,14 +248,28 @@ with ui.friendly_errors():
     images = dict(zip(wanted, caches.frames_at(ev, wanted), strict=True))
     for s in shown:
         with st.container(border=True):
-            info, *cols = st.columns([1.1, 1, 1, 1, 1], vertical_alignment="center")
+            # with captions the keyframes line up at the top, their texts below them
+            align = "top" if caption_rows else "center"
+            info, *cols = st.columns([1.1, 1, 1, 1, 1], vertical_alignment=align)
             info.markdown(
                 f"**Segment {s.index + 1}**  \n{time_label(s.start_s)} - {time_label(s.end_s)}  \n"
                 f"{s.duration_s:.1f} s · {labels.plural(s.n_frames, 'frame')}"
             )
+            for span in hits.get(s.index, []):
+                info.markdown(
+                    f":orange-badge[{labels.plain(span.keyword)}] "
+                    f"{time_label(span.start_s)} - {time_label(span.end_s)}"
+                )
             for col, k, t in zip(cols, s.keyframes, s.keyframe_times_s, strict=False):
-                # Place for captions under keyframes (the captions helper's model), when it lands.
                 col.image(images[k], caption=time_label(t), width="stretch")
+                text = texts.caption_of(caption_rows, int(ev.indices[k]), float(t), fps)
+                if text:
+                    col.markdown(f":material/chat: *{labels.plain(text)}*")
+            if subtitles is not None:
+                said = subtitles.text_between(s.start_s, s.end_s)
+                st.caption(
+                    f":material/subtitles: {labels.plain(said)}" if said else "(nothing said)"
+                )
 
     st.subheader("Downloads")
     stem = video_stem(row["name"])
@@ -219,10 +280,11 @@ with ui.friendly_errors():
         keyframes go through the server's job queue."""
 
         def make() -> bytes:
+            args = (ev, seg, sample, embed, what, subtitles, keywords)
             if what in ("clips", "keyframes"):
                 with caches.job_queue().slot():
-                    return downloads.segment_downloads(ev, seg, sample, embed, what)
-            return downloads.segment_downloads(ev, seg, sample, embed, what)
+                    return downloads.segment_downloads(*args)
+            return downloads.segment_downloads(*args)
 
         return make
 
@@ -250,8 +312,6 @@ with ui.friendly_errors():
         on_click="ignore",
         icon=":material/table:",
     )
-    # Place for editor exports (EDL / OTIO from summarizer.outputs), when they land: two more
-    # deferred download buttons like these.
     has_source = uploads.source_file(store, row["sha256"]) is not None and ev.ref.kind == "video"
     d4.download_button(
         "Clips (ZIP of MP4)",
@@ -263,3 +323,20 @@ with ui.friendly_errors():
         disabled=not has_source,
         help=None if has_source else "The video file is not kept on this server.",
     )
+
+    st.caption("For your editor: the segments as a timeline, and the keyframe list.")
+    e = st.columns(5)
+    for col, (what, label, icon, help_text) in zip(e, panels.EDITOR_BUTTONS, strict=False):
+        name, mime = downloads.EDITOR_FILES[what]
+        col.download_button(
+            label,
+            deferred(what),
+            f"{stem}-{name}",
+            mime,
+            on_click="ignore",
+            icon=icon,
+            help=help_text,
+        )
+
+    if texts.endpoint_configured():
+        panels.caption_action(store, ev, seg)

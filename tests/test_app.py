@@ -221,7 +221,16 @@ def test_seams_page_shows_timeline_segments_and_downloads(env):
     assert len(at.get("vega_lite_chart")) == 1
     assert len(at.get("image")) >= int(m["Keyframes"])
     labels = [b.label for b in at.get("download_button")]
-    assert labels == ["Keyframes (ZIP)", "Segments (JSON)", "Segments (CSV)", "Clips (ZIP of MP4)"]
+    assert labels == [
+        "Keyframes (ZIP)",
+        "Segments (JSON)",
+        "Segments (CSV)",
+        "Clips (ZIP of MP4)",
+        "EDL (CMX 3600)",
+        "OpenTimelineIO",
+        "Final Cut Pro XML",
+        "Keyframe list (CSV)",
+    ]
     assert urlparams.qp_get(at.query_params, "video") == _sha(env)
     assert at.radio(key="seam_mode").value == "dynamic"
     assert at.slider(key="seam_k").value == 3.0

@@ -384,3 +384,200 @@ def _poster_picture(store_dir: Path, hashes: list[str], out: Path) -> None:
     from PIL import Image
 
     Image.open(io.BytesIO(png)).convert("RGB").save(out, quality=85)  # a JPEG for the README
+
+
+VTT = """WEBVTT
+
+00:00:00.500 --> 00:00:03.000
+A quiet street at dawn.
+
+00:00:05.500 --> 00:00:07.500
+Now the cat runs across the road.
+
+00:00:09.000 --> 00:00:10.500
+The dog sits by the door.
+"""
+
+
+def test_link_box_captions_subtitles_and_editor_downloads(browser, tmp_path, monkeypatch):
+    """Home's link box fetches a video from an HTTP server on 127.0.0.1 (yt-dlp's real code
+    path); its Seams page shows captions under the keyframes and subtitles per segment, and
+    the editor downloads are files OpenTimelineIO reads back with the segments' cuts."""
+    import json
+
+    pytest.importorskip("yt_dlp")
+    pytest.importorskip("openai")
+    otio = pytest.importorskip("opentimelineio")
+    sys.path.insert(0, str(ROOT / "tests"))
+    from localhttp import serve
+    from test_app_sources import _mjpeg
+
+    from summarizer.app import texts
+    from summarizer.app.processing import find_scenes, sample_settings
+    from summarizer.captions import Caption, write_captions
+    from summarizer.config import EmbedSettings
+    from summarizer.flow import load_embedded
+    from summarizer.synth import Shot, make_video
+
+    shots = Shots(tmp_path, publish=False)  # synthetic clips: not the README's pictures
+    site = tmp_path / "site"
+    site.mkdir()
+    make_video(
+        site / "street clip.mp4",
+        [Shot("static", 4.0, seed=1), Shot("pan", 4.0, seed=2), Shot("zoom", 4.0, seed=3)],
+        fps=10.0,
+        size=(320, 180),
+    )
+    store_dir = tmp_path / "store"
+    asked = []
+
+    def chat(h):
+        body = json.loads(h.rfile.read(int(h.headers["Content-Length"])))
+        asked.append(body["model"])
+        data = json.dumps(
+            {
+                "id": "c1",
+                "object": "chat.completion",
+                "created": 0,
+                "model": body["model"],
+                "choices": [
+                    {"index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant",
+                                 "content": f"Caption {len(asked)} from the model."}}
+                ],
+            }
+        ).encode()  # fmt: skip
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        h.wfile.write(data)
+
+    with serve(site, {"/v1/chat/completions": chat, "/cam.mjpg": _mjpeg}) as base:
+        monkeypatch.setenv("OPENAI_BASE_URL", f"{base}/v1")
+        monkeypatch.setenv("OPENAI_MODEL", "tiny-vlm")
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-local")
+        with _streamlit(store_dir, tmp_path / "streamlit.log") as url:
+            page = browser.new_page(viewport=VIEWPORT)
+            page.set_default_timeout(120_000)
+            page.goto(f"{url}/?emb=pixels")
+            page.get_by_role("heading", name="keyframe-atlas").wait_for()
+            box = page.get_by_label("Or paste a link", exact=True).and_(page.locator("input"))
+            # A dead link: one line, and the page goes on.
+            box.fill(f"{base}/gone.mp4")
+            page.get_by_role("button", name="Fetch and process").click()
+            page.locator('[data-testid="stAlertContentError"]').wait_for()
+            _wait_idle(page)
+            assert page.locator('[data-testid="stAlertContentError"]').count() == 1
+            assert "404" in page.locator('[data-testid="stAlertContentError"]').inner_text()
+            shots(page, "home_link_error", height=1100)
+            box.fill(f"{base}/street%20clip.mp4")
+            page.get_by_role("button", name="Fetch and process").click()
+            page.get_by_role("link", name="Open seams").wait_for()
+            _wait_idle(page)
+            assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+            assert page.get_by_text("stored under the hash of its bytes").count() == 1
+            page.get_by_text("1 video in the library.").wait_for()
+            shots(page, "home_link", height=1250)
+
+            # Captions for two keyframes, as "Caption keyframes" or the CLI would keep them.
+            store = Store(store_dir)
+            [row] = store.videos()
+            assert row["key_kind"] == "bytes"
+            ev = load_embedded(store, row["sha256"], sample_settings(), EmbedSettings("pixels"))
+            seg = find_scenes(ev)
+            k0, k1 = int(seg.keyframe_indices[0]), int(seg.keyframe_indices[-1])
+            texts.text_dir(store, row["sha256"], create=True)
+            write_captions(
+                texts.captions_path(store, row["sha256"]),
+                [
+                    Caption(
+                        float(ev.times_s[k0]), int(ev.indices[k0]), "A grey street, nobody there"
+                    ),
+                    Caption(float(ev.times_s[k1]), int(ev.indices[k1]), "Zooming into a wall"),
+                ],
+            )
+
+            page.get_by_role("link", name="Open seams").click()
+            page.locator('[data-testid="stImage"]').nth(2).wait_for()
+            _wait_idle(page)
+            page.get_by_text("A grey street, nobody there").wait_for()
+            assert page.get_by_text("Zooming into a wall").count() == 1
+            # Subtitles added on the page: the text said per segment, keywords marked.
+            page.get_by_text("Subtitles", exact=True).click()
+            subs = tmp_path / "street clip.vtt"
+            subs.write_text(VTT)
+            page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
+                str(subs)
+            )
+            page.get_by_text("Now the cat runs across the road.").wait_for()
+            _wait_idle(page)
+            page.get_by_role("textbox", name="Keywords").fill("cat, dog")
+            page.get_by_role("textbox", name="Keywords").press("Enter")
+            page.get_by_text("2 spans in 2 segments.").wait_for()
+            _wait_idle(page)
+            shots(page, "seams_words", height=2300)
+
+            # The editor downloads: OTIO reads each back with the segments' cuts.
+            def download(label: str) -> bytes:
+                with page.expect_download() as info:
+                    page.get_by_role("button", name=label).click()
+                return Path(info.value.path()).read_bytes()
+
+            import json
+
+            doc = json.loads(download("Segments (JSON)"))
+            fps = float(doc["fps"])
+            want = [(round(s["start_s"] * fps), round(s["end_s"] * fps)) for s in doc["segments"]]
+            assert len(want) == int(_metrics(page)["Segments"]) >= 3
+            for label, adapter in (
+                ("OpenTimelineIO", "otio_json"),
+                ("EDL (CMX 3600)", "cmx_3600"),
+                ("Final Cut Pro XML", "fcp_xml"),
+            ):
+                text = download(label).decode()
+                assert str(store_dir) not in text  # no server path
+                got = []
+                for clip in otio.adapters.read_from_string(text, adapter).find_clips():
+                    r = clip.source_range
+                    a = r.start_time.value * fps / r.start_time.rate
+                    got.append((round(a), round(a + r.duration.value * fps / r.start_time.rate)))
+                assert got == want, (label, got, want)
+            rows = download("Keyframe list (CSV)").decode().strip().splitlines()
+            assert rows[0].startswith("segment,time_s,source_frame")
+            assert len(rows) - 1 == int(_metrics(page)["Keyframes"])
+
+            # "Caption keyframes" with the OpenAI-compatible server on 127.0.0.1.
+            page.get_by_role("button", name="Caption keyframes").click()
+            page.get_by_text("keyframes captioned.").wait_for()
+            _wait_idle(page)
+            n = int(_metrics(page)["Keyframes"])
+            assert len(asked) == n
+            for i in range(n):
+                assert page.get_by_text(f"Caption {i + 1} from the model.").count() == 1
+            assert page.get_by_text("A grey street, nobody there").count() == 0  # replaced
+            shots(page, "seams_captions", height=2300)
+
+            # The detector choice: successor from the sidebar, kept in the link.
+            page.get_by_role("combobox", name="Detector").click()
+            page.get_by_role("option", name="successor (embeddings)").click()
+            _wait_idle(page)
+            assert "det=successor" in page.url
+            assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+
+            # A live MJPEG camera, recorded for its end time: the bar counts the seconds.
+            page.goto(f"{url}/?emb=pixels")
+            page.get_by_role("heading", name="keyframe-atlas").wait_for()
+            box = page.get_by_label("Or paste a link", exact=True).and_(page.locator("input"))
+            box.fill(f"{base}/cam.mjpg")
+            end = page.get_by_label("Live streams: record for (s)", exact=True)
+            end.and_(page.locator("input")).fill("6")
+            page.get_by_role("button", name="Fetch and process").click()
+            page.get_by_text("Reading the link:").wait_for()
+            page.wait_for_timeout(2500)
+            shots(page, "home_link_progress", height=1100)
+            page.get_by_text("stored under its link and stream identity").wait_for()
+            _wait_idle(page)
+            page.get_by_text("2 videos in the library.").wait_for()
+            assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+            page.close()

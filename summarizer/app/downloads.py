@@ -27,14 +27,45 @@ def zip_bytes(files: Iterable[tuple[str, bytes]]) -> bytes:
     return buf.getvalue()
 
 
-def segment_downloads(ev: Any, seg: Any, sample: Any, embed: Any, what: str) -> bytes:
+#: The Seams page's editor downloads: what -> (file name suffix, MIME type), the text made by
+#: `summarizer.outputs.editors` (EDL, OTIO, FCP XML) or its keyframe list.
+EDITOR_FILES = {
+    "edl": ("segments.edl", "text/plain"),
+    "otio": ("segments.otio", "application/json"),
+    "fcpxml": ("segments.xml", "application/xml"),
+    "keyframe_list": ("keyframes.csv", "text/csv"),
+}
+
+
+def segment_downloads(
+    ev: Any,
+    seg: Any,
+    sample: Any,
+    embed: Any,
+    what: str,
+    subtitles: Any = None,
+    keywords: Sequence[str] = (),
+) -> bytes:
     """The bytes of one seams download, made like the CLI's ``seams`` output folder.
 
     what: "json" (segments.json), "csv" (segments.csv), "keyframes" (ZIP of full-resolution
-    keyframe JPEGs + the grid PNG), "clips" (ZIP of one MP4 per segment, stream copy).
+    keyframe JPEGs + the grid PNG), "clips" (ZIP of one MP4 per segment, stream copy),
+    "keyframe_list" (keyframes.csv: one row per keyframe with its source frame number), or
+    an editor timeline: "edl" (CMX 3600), "otio" (OpenTimelineIO), "fcpxml" (Final Cut Pro
+    XML). subtitles / keywords: the text said per segment and the keyword spans, as in the
+    CLI's files. Editor timelines name the video by its file name, never its server path.
     """
+    from summarizer.outputs import editors
     from summarizer.outputs.seams import write_outputs
 
+    if what in ("edl", "otio", "fcpxml"):
+        texts = (
+            [subtitles.text_between(a, b) for a, b in editors.spans_of(seg)] if subtitles else None
+        )
+        fps = float(ev.ref.probe.fps or 0)
+        return editors.export_text(
+            what, editors.spans_of(seg), fps, ev.ref.name, None, texts
+        ).encode()
     with tempfile.TemporaryDirectory(prefix="atlas-dl-") as tmp:
         out = Path(tmp)
         write_outputs(
@@ -45,17 +76,23 @@ def segment_downloads(ev: Any, seg: Any, sample: Any, embed: Any, what: str) -> 
             embed,
             seg.settings,
             clips=what == "clips",
-            thumbnails_only=what in ("json", "csv"),
+            thumbnails_only=what in ("json", "csv", "keyframe_list"),
+            exports=("json", "csv", "keyframes"),
+            subtitles=subtitles,
+            keywords=tuple(keywords),
         )
         doc = _public_json(out / "segments.json")
         if what == "json":
             return doc
         if what == "csv":
             return (out / "segments.csv").read_bytes()
+        if what == "keyframe_list":
+            return (out / "keyframes.csv").read_bytes()
         folder = "clips" if what == "clips" else "keyframes"
         files = [(f"{folder}/{p.name}", p.read_bytes()) for p in sorted((out / folder).iterdir())]
         if what == "keyframes":
             files.append(("keyframes.png", (out / "keyframes.png").read_bytes()))
+            files.append(("keyframes.csv", (out / "keyframes.csv").read_bytes()))
             files.append(("segments.json", doc))
         return zip_bytes(files)
 

@@ -66,3 +66,30 @@ class JobQueue:
             with self._cond:
                 self._running -= 1
                 self._cond.notify_all()
+
+
+def run_ticking(work: Callable[[], object], tick: Callable[[float], None], every_s: float = 0.5):
+    """Run `work()` in a helper thread and call ``tick(seconds so far)`` from this thread
+    every `every_s` until it is done (a page's progress bar may only be drawn from the
+    script's own thread); returns what `work` returned or raises what it raised. Used where
+    the work itself reports nothing for a long time (recording a live stream)."""
+    import time
+
+    box: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = work()
+        except BaseException as exc:  # handed to the caller's thread
+            box["error"] = exc
+
+    t0 = time.monotonic()
+    worker = threading.Thread(target=run, name="atlas-ticking", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(every_s)
+        if worker.is_alive():
+            tick(time.monotonic() - t0)
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box.get("value")

@@ -50,6 +50,12 @@ _CLI_ADVICE = (
     (re.compile(r",? or use --embedder pixels"), ""),
     (re.compile(r"--embedder clip"), "the CLIP embedder"),
     (re.compile(r"--embedder pixels"), "the pixels embedder"),
+    (
+        re.compile(r"--captions needs a model: --caption-model NAME or \$OPENAI_MODEL"),
+        "captions need a model: set OPENAI_MODEL on the server",
+    ),
+    (re.compile(r"give --end-time SECONDS to bound it"), "give an end time to bound it"),
+    (re.compile(r"--end-time must be"), "the end time must be"),
 )
 
 

@@ -38,8 +38,17 @@ def pages() -> list[Any]:
     ]
 
 
+def apply_runtime() -> None:
+    """The process settings every entry point applies once (`summarizer.embed.runtime`:
+    torch's threads, OpenMP's passive wait); again: a no-op."""
+    from summarizer.embed import runtime
+
+    runtime.apply()
+
+
 def run() -> None:
     """Set up the app-wide page config and run the page the URL names (app.py's body)."""
+    apply_runtime()
     st.set_page_config(page_title="keyframe-atlas", page_icon=":material/movie:", layout="wide")
     page = st.navigation(pages())
     st.session_state[_MARK] = True
@@ -57,5 +66,6 @@ def ensure() -> None:
     if st.session_state.pop(_MARK, False) or st.session_state.get(_REGISTERED):
         return
     st.session_state[_REGISTERED] = True
+    apply_runtime()
     st.navigation(pages())
     st.rerun()

@@ -47,7 +47,7 @@ def find_scenes(ev: Any, seams: Any = None, progress: Progress | None = None) ->
 
 def process_video(
     store: Any,
-    path: str | Path,
+    path: str | Path | Any,
     sample: Any,
     embed: Any,
     name: str | None = None,
@@ -55,13 +55,16 @@ def process_video(
 ) -> tuple[Any, Any]:
     """Open, embed and segment one video; returns (EmbeddedVideo, Segmentation).
 
-    The video enters the library (the catalog) only once its embeddings are made, so a file
-    that fails never shows up there. Embeddings come from the store when this video was
-    processed with these settings before.
+    `path`: a file, or a `summarizer.sources.Source` (a URL made local: its store key is its
+    bytes' hash or, for a stream read up to an end time, the URL + the stream's identity;
+    the catalog says which). The video enters the library (the catalog) only once its
+    embeddings are made, so a file that fails never shows up there. Embeddings come from
+    the store when this video was processed with these settings before.
     """
     import dataclasses
 
     from summarizer import flow
+    from summarizer.app.sources import catalog_ref
 
     def report(stage: str, done: int, total: int) -> None:
         if progress is not None:
@@ -74,7 +77,7 @@ def process_video(
     report("read", 1, 1)
     report("embed", 0, 0)
     embedded = flow.embed_video(ref, sample, embed, store, progress=progress)
-    store.register_video(ref)
+    store.register_video(catalog_ref(ref, path))
     seg = find_scenes(embedded, None, progress)
     return embedded, seg
 
@@ -113,6 +116,59 @@ def process_saved(
     if not known:
         forget_source(store, saved.sha256)
     return {"name": saved.name, "error": error_about(error, saved.name, saved.path)}
+
+
+def process_source(
+    store: Any,
+    source: Any,
+    sample: Any,
+    embed: Any,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Process one video fetched from a URL (a `summarizer.sources.Source`); never raises.
+
+    Returns what `process_saved` returns, plus ``url`` and ``key_kind`` ("bytes" or
+    "stream"). A video that fails leaves neither its download nor a library entry behind.
+    """
+    from summarizer.app.sources import forget_download
+    from summarizer.errors import AtlasError
+
+    try:
+        embedded, seg = process_video(store, source, sample, embed, source.name, progress)
+    except AtlasError as exc:
+        error = str(exc)
+    except Exception as exc:  # a bug: keep the traceback in the log, show one line
+        log.exception("processing %s failed", source.url)
+        error = f"unexpected problem while processing ({type(exc).__name__}); see the server log"
+    else:
+        keep_subtitles_of(store, embedded.ref.sha256, source)
+        return {
+            "name": source.name,
+            "sha256": embedded.ref.sha256,
+            "frames": len(embedded.times_s),
+            "segments": len(seg.segments),
+            "cached": bool(embedded.cache_hit),
+            "url": source.url,
+            "key_kind": source.key_kind,
+        }
+    forget_download(store, source)
+    return {"name": source.name, "error": error_about(error, source.name, source.path)}
+
+
+def keep_subtitles_of(store: Any, sha256: str, source: Any) -> None:
+    """Keep the subtitles found with a link (yt-dlp's, or the ones named) beside the video's
+    results, where the Seams page reads them; a file that does not parse is logged, not
+    fatal (the video is fine without it)."""
+    from summarizer.app import texts
+    from summarizer.errors import AtlasError
+
+    subs = getattr(source, "subtitles", None)
+    if subs is None or not Path(subs).is_file():
+        return
+    try:
+        texts.keep_subtitles(store, sha256, Path(subs).name, Path(subs).read_bytes())
+    except (AtlasError, OSError) as exc:
+        log.warning("subtitles of %s not kept: %s", source.url or source.name, exc)
 
 
 def error_about(error: str, name: str, kept: Path | None) -> str:

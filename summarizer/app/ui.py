@@ -178,9 +178,12 @@ def embed_here(store: Any, row: Mapping[str, Any], sample: Any, embed: Any) -> N
         frac = min(done / total, 1.0) if total else 0.0
         bar.progress((k + frac) / len(STAGES), text=stage_text(stage, done, total))
 
+    from summarizer.app.sources import reopen
+
+    opened = reopen(row, src)  # a live capture keeps its link + identity key
     with friendly_errors():
         with heavy_job():
-            process_video(store, src, sample, embed, row["name"], on_progress)
+            process_video(store, opened, sample, embed, row["name"], on_progress)
         caches.library_changed()
         st.rerun()
     st.stop()
