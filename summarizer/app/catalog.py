@@ -50,9 +50,13 @@ def computed_text(done: Mapping[str, list[str]]) -> str:
 def map_runner() -> Any:
     """The store-backed latent-map runner, `summarizer.flow.map_collection`; the app calls
     maps only through here."""
+    import functools
+
+    from summarizer.embed.runtime import train_threads
     from summarizer.flow import map_collection
 
-    return map_collection
+    # training threads from the runtime settings, as the CLI's map command uses
+    return functools.partial(map_collection, threads=train_threads())
 
 
 def map_is_stored(store: Any, videos: Sequence[Any], settings: Any) -> bool:

@@ -36,20 +36,13 @@ SEARCHES = ("ytsearch", "ytsearchdate", "scsearch", "gvsearch")
 Progress = Callable[[str, int, int], None]
 
 
-@dataclasses.dataclass(frozen=True)
-class CatalogRef(VideoRef):
-    """A `VideoRef` with what its hash keys, for `Store.register_video` (``key_kind``:
-    "bytes" or "stream")."""
-
-    key_kind: str = "bytes"
-
-
 def catalog_ref(ref: VideoRef, opened: Any) -> VideoRef:
     """`ref` as the catalog should record it: with the key kind of the `Source` it was
-    opened from (a plain path: its bytes)."""
+    opened from (a plain path: its bytes), unless `flow.open_video` already set it."""
+    if ref.key_kind:
+        return ref
     kind = getattr(opened, "key_kind", None) or "bytes"
-    fields = {f.name: getattr(ref, f.name) for f in dataclasses.fields(VideoRef)}
-    return CatalogRef(**fields, key_kind=kind)
+    return dataclasses.replace(ref, key_kind=kind)
 
 
 def reopen(row: Mapping[str, Any], path: Path) -> Any:
