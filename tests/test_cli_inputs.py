@@ -59,18 +59,26 @@ def test_clips_of_an_image_folder_fail_before_writing_anything(tmp_path, capsys)
     assert not out.exists()
 
 
-def _clip_run(args: list[str]) -> int:
-    return _seams(*args)
+def _clip_run(args: list[str], barrier, results) -> None:
+    barrier.wait()  # the writers start together
+    results.put(_seams(*args))
 
 
 def test_two_processes_writing_clips_into_one_folder(video, tmp_path):
     out = tmp_path / "o"
     args = [str(video), "--out", str(out), "--clips", "--store", str(tmp_path / "s")]
     assert _seams(*args) == 0  # embeddings cached: the two runs below race on the clips
-    ctx = multiprocessing.get_context("fork")  # forked: the writers start together
+    # spawned, never forked: a fork of this threaded test process can deadlock
+    ctx = multiprocessing.get_context("spawn")
     for _ in range(2):
-        with ctx.Pool(3) as pool:
-            assert pool.map(_clip_run, [args] * 3, chunksize=1) == [0, 0, 0]
+        barrier, results = ctx.Barrier(3), ctx.Queue()
+        procs = [ctx.Process(target=_clip_run, args=(args, barrier, results)) for _ in range(3)]
+        for proc in procs:
+            proc.start()
+        codes = [results.get(timeout=300) for _ in procs]
+        for proc in procs:
+            proc.join(timeout=60)
+        assert codes == [0, 0, 0]
     clips = sorted((out / "three" / "clips").iterdir())
     assert [c.suffix for c in clips] == [".mp4"] * 3  # no temporaries left behind
 
