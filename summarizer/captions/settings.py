@@ -8,11 +8,10 @@ when the endpoint is made.
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from dataclasses import dataclass
 
-from summarizer.config import check
+from summarizer.config import check, check_fields
 from summarizer.errors import SettingsError
 
 INSTALL = "captions need the openai client: pip install 'keyframe-atlas[captions]'"
@@ -49,26 +48,15 @@ class CaptionSettings:
     summary: bool = False
 
     def __post_init__(self) -> None:
-        check(
-            isinstance(self.min_interval_s, (int, float))
-            and math.isfinite(self.min_interval_s)
-            and self.min_interval_s >= 0,
-            f"min_interval_s must be >= 0, got {self.min_interval_s!r}",
+        check_fields(
+            self,
+            min_interval_s=">= 0",
+            batch_size="[1, 16]",
+            max_frames="[1, 10000]",
+            image_side="[64, 2048]",
+            timeout_s="(0, 3600]",
+            retries="[0, 10]",
         )
-        check(1 <= self.batch_size <= 16, f"batch_size must be in [1, 16], got {self.batch_size}")
-        check(
-            1 <= self.max_frames <= 10_000,
-            f"max_frames must be in [1, 10000], got {self.max_frames}",
-        )
-        check(
-            64 <= self.image_side <= 2048,
-            f"image_side must be in [64, 2048], got {self.image_side}",
-        )
-        check(
-            isinstance(self.timeout_s, (int, float)) and 0 < self.timeout_s <= 3600,
-            f"timeout_s must be in (0, 3600], got {self.timeout_s!r}",
-        )
-        check(0 <= self.retries <= 10, f"retries must be in [0, 10], got {self.retries}")
         check(bool(str(self.prompt).strip()), "prompt must not be empty")
 
 
