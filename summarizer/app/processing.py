@@ -95,24 +95,10 @@ def process_saved(
     ``{"name", "error"}`` with one line (not a video, no frames, model unavailable ...).
     A failed upload leaves neither a copy nor a library entry behind.
     """
-    from summarizer.errors import AtlasError
-
     known = store.video(saved.sha256) is not None
-    try:
-        embedded, seg = process_video(store, saved.path, sample, embed, saved.name, progress)
-    except AtlasError as exc:
-        error = str(exc)
-    except Exception as exc:  # a bug: keep the traceback in the log, show one line
-        log.exception("processing %s failed", saved.name)
-        error = f"unexpected problem while processing ({type(exc).__name__}); see the server log"
-    else:
-        return {
-            "name": saved.name,
-            "sha256": saved.sha256,
-            "frames": len(embedded.times_s),
-            "segments": len(seg.segments),
-            "cached": bool(embedded.cache_hit),
-        }
+    done, error = _attempt(store, saved.path, sample, embed, saved.name, progress, saved.name)
+    if done is not None:
+        return _outcome(saved.name, saved.sha256, *done)
     if not known:
         forget_source(store, saved.sha256)
     return {"name": saved.name, "error": error_about(error, saved.name, saved.path)}
@@ -131,28 +117,50 @@ def process_source(
     "stream"). A video that fails leaves neither its download nor a library entry behind.
     """
     from summarizer.app.sources import forget_download
+
+    done, error = _attempt(store, source, sample, embed, source.name, progress, source.url)
+    if done is not None:
+        embedded, _ = done
+        keep_subtitles_of(store, embedded.ref.sha256, source)
+        outcome = _outcome(source.name, embedded.ref.sha256, *done)
+        return {**outcome, "url": source.url, "key_kind": source.key_kind}
+    forget_download(store, source)
+    return {"name": source.name, "error": error_about(error, source.name, source.path)}
+
+
+def _attempt(
+    store: Any,
+    what: Any,
+    sample: Any,
+    embed: Any,
+    name: str,
+    progress: Progress | None,
+    label: Any,
+) -> tuple[tuple[Any, Any] | None, str]:
+    """`process_video` that never raises: ((embedded, segmentation), "") or (None, one line).
+    A bug keeps its traceback in the log under `label`."""
     from summarizer.errors import AtlasError
 
     try:
-        embedded, seg = process_video(store, source, sample, embed, source.name, progress)
+        return process_video(store, what, sample, embed, name, progress), ""
     except AtlasError as exc:
-        error = str(exc)
+        return None, str(exc)
     except Exception as exc:  # a bug: keep the traceback in the log, show one line
-        log.exception("processing %s failed", source.url)
-        error = f"unexpected problem while processing ({type(exc).__name__}); see the server log"
-    else:
-        keep_subtitles_of(store, embedded.ref.sha256, source)
-        return {
-            "name": source.name,
-            "sha256": embedded.ref.sha256,
-            "frames": len(embedded.times_s),
-            "segments": len(seg.segments),
-            "cached": bool(embedded.cache_hit),
-            "url": source.url,
-            "key_kind": source.key_kind,
-        }
-    forget_download(store, source)
-    return {"name": source.name, "error": error_about(error, source.name, source.path)}
+        log.exception("processing %s failed", label)
+        return None, (
+            f"unexpected problem while processing ({type(exc).__name__}); see the server log"
+        )
+
+
+def _outcome(name: str, sha256: str, embedded: Any, seg: Any) -> dict[str, Any]:
+    """What `process_saved` and `process_source` report for a processed video."""
+    return {
+        "name": name,
+        "sha256": sha256,
+        "frames": len(embedded.times_s),
+        "segments": len(seg.segments),
+        "cached": bool(embedded.cache_hit),
+    }
 
 
 def keep_subtitles_of(store: Any, sha256: str, source: Any) -> None:
