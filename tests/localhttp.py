@@ -133,3 +133,56 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
         return real(self, address)
 
     monkeypatch.setattr(socket.socket, "connect", connect)
+
+
+def reply(
+    handler: SimpleHTTPRequestHandler, status: int, body: bytes, ctype: str = "application/json"
+) -> None:
+    """Answer a route with `body` (a whole response, with its length)."""
+    handler.send_response(status)
+    handler.send_header("Content-Type", ctype)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def completion(text: str, model: str = "tiny-vlm") -> bytes:
+    """An OpenAI chat completion answering `text`, as a local endpoint sends it."""
+    import json
+
+    return json.dumps(
+        {
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 0,
+            "model": model,
+            "choices": [
+                {"index": 0, "finish_reason": "stop",
+                 "message": {"role": "assistant", "content": text}}
+            ],
+        }
+    ).encode()  # fmt: skip
+
+
+def mjpeg(handler: SimpleHTTPRequestHandler, picture: Callable[[int], object]) -> None:
+    """An endless MJPEG camera at 10 frames/s (multipart/x-mixed-replace): frame i is
+    `picture(i)`, a uint8 (h, w, 3) array; stops when the client hangs up."""
+    import io
+    import time
+
+    from PIL import Image
+
+    handler.send_response(200)
+    handler.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+    handler.end_headers()
+    try:
+        for i in range(600):
+            buf = io.BytesIO()
+            Image.fromarray(picture(i)).save(buf, "JPEG")
+            data = buf.getvalue()
+            head = b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(data)
+            handler.wfile.write(head + data + b"\r\n")
+            handler.wfile.flush()
+            time.sleep(0.1)
+    except (BrokenPipeError, ConnectionResetError):
+        pass

@@ -7,7 +7,6 @@ and the editor downloads read back with OpenTimelineIO. Nothing reaches beyond 1
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import sys
@@ -16,10 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 pytest.importorskip("streamlit")
-from localhttp import serve  # noqa: E402
+from localhttp import completion, mjpeg, reply, serve  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from summarizer.app import downloads, labels, processing, texts, urlparams  # noqa: E402
@@ -164,22 +162,9 @@ def test_without_yt_dlp_a_link_says_what_to_install(empty_store, site, monkeypat
 
 def _mjpeg(handler) -> None:
     """An endless MJPEG camera at 10 frames/s whose picture changes every second."""
-    handler.send_response(200)
-    handler.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
-    handler.end_headers()
     rng = np.random.default_rng(0)
     scenes = [rng.integers(0, 255, (120, 160, 3), dtype=np.uint8) for _ in range(4)]
-    try:
-        for i in range(600):
-            buf = io.BytesIO()
-            Image.fromarray(scenes[i // 10 % 4]).save(buf, "JPEG")
-            data = buf.getvalue()
-            head = b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(data)
-            handler.wfile.write(head + data + b"\r\n")
-            handler.wfile.flush()
-            time.sleep(0.1)
-    except (BrokenPipeError, ConnectionResetError):
-        pass
+    mjpeg(handler, lambda i: scenes[i // 10 % 4])
 
 
 def test_a_live_stream_is_recorded_for_its_end_time_and_keyed_by_link(empty_store, site):
@@ -378,23 +363,7 @@ def _chat_server(answer):
     def chat(h):
         body = json.loads(h.rfile.read(int(h.headers["Content-Length"])))
         seen.append((h.headers.get("Authorization"), body))
-        data = json.dumps(
-            {
-                "id": "c1",
-                "object": "chat.completion",
-                "created": 0,
-                "model": body["model"],
-                "choices": [
-                    {"index": 0, "finish_reason": "stop",
-                     "message": {"role": "assistant", "content": answer(len(seen))}}
-                ],
-            }
-        ).encode()  # fmt: skip
-        h.send_response(200)
-        h.send_header("Content-Type", "application/json")
-        h.send_header("Content-Length", str(len(data)))
-        h.end_headers()
-        h.wfile.write(data)
+        reply(h, 200, completion(answer(len(seen)), body["model"]))
 
     return chat, seen
 

@@ -11,7 +11,9 @@ import pytest
 
 pytest.importorskip("openai")
 
+from localhttp import completion as _completion  # noqa: E402
 from localhttp import loopback_only, serve  # noqa: E402, F401 (autouse: only 127.0.0.1)
+from localhttp import reply as _reply  # noqa: E402
 
 from summarizer.captions import (  # noqa: E402
     CaptionError,
@@ -25,29 +27,6 @@ from summarizer.captions import (  # noqa: E402
     write_captions,
 )
 from summarizer.errors import SettingsError  # noqa: E402
-
-
-def _reply(handler, status: int, body: bytes, ctype: str = "application/json") -> None:
-    handler.send_response(status)
-    handler.send_header("Content-Type", ctype)
-    handler.send_header("Content-Length", str(len(body)))
-    handler.end_headers()
-    handler.wfile.write(body)
-
-
-def _completion(text: str) -> bytes:
-    return json.dumps(
-        {
-            "id": "chatcmpl-1",
-            "object": "chat.completion",
-            "created": 0,
-            "model": "tiny-vlm",
-            "choices": [
-                {"index": 0, "finish_reason": "stop",
-                 "message": {"role": "assistant", "content": text}}
-            ],
-        }
-    ).encode()  # fmt: skip
 
 
 def _frames(n: int, step_s: float = 1.0) -> list[Frame]:

@@ -8,7 +8,7 @@ import multiprocessing
 from pathlib import Path
 
 import pytest
-from localhttp import serve
+from localhttp import completion, reply, serve
 
 from summarizer.cli.main import main
 from summarizer.synth import Shot
@@ -141,14 +141,7 @@ def test_captions_of_keyframes(video, tmp_path, monkeypatch):
         body = json.loads(h.rfile.read(int(h.headers["Content-Length"])))
         seen.append(body)
         text = "summary of all" if len(body["messages"][0]["content"]) == 1 else f"cap {len(seen)}"
-        data = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "m",
-                           "choices": [{"index": 0, "finish_reason": "stop",
-                                        "message": {"role": "assistant", "content": text}}]})  # fmt: skip
-        h.send_response(200)
-        h.send_header("Content-Type", "application/json")
-        h.send_header("Content-Length", str(len(data)))
-        h.end_headers()
-        h.wfile.write(data.encode())
+        reply(h, 200, completion(text, "m"))
 
     out = tmp_path / "o"
     with serve(tmp_path, {"/v1/chat/completions": chat}) as base:

@@ -409,7 +409,7 @@ def test_link_box_captions_subtitles_and_editor_downloads(browser, tmp_path, mon
     pytest.importorskip("openai")
     otio = pytest.importorskip("opentimelineio")
     sys.path.insert(0, str(ROOT / "tests"))
-    from localhttp import serve
+    from localhttp import completion, reply, serve
     from test_app_sources import _mjpeg
 
     from summarizer.app import texts
@@ -434,24 +434,7 @@ def test_link_box_captions_subtitles_and_editor_downloads(browser, tmp_path, mon
     def chat(h):
         body = json.loads(h.rfile.read(int(h.headers["Content-Length"])))
         asked.append(body["model"])
-        data = json.dumps(
-            {
-                "id": "c1",
-                "object": "chat.completion",
-                "created": 0,
-                "model": body["model"],
-                "choices": [
-                    {"index": 0, "finish_reason": "stop",
-                     "message": {"role": "assistant",
-                                 "content": f"Caption {len(asked)} from the model."}}
-                ],
-            }
-        ).encode()  # fmt: skip
-        h.send_response(200)
-        h.send_header("Content-Type", "application/json")
-        h.send_header("Content-Length", str(len(data)))
-        h.end_headers()
-        h.wfile.write(data)
+        reply(h, 200, completion(f"Caption {len(asked)} from the model.", body["model"]))
 
     with serve(site, {"/v1/chat/completions": chat, "/cam.mjpg": _mjpeg}) as base:
         monkeypatch.setenv("OPENAI_BASE_URL", f"{base}/v1")

@@ -3,15 +3,13 @@ and sidecar subtitles (.srt via pysrt, .vtt via webvtt-py) with keyword spans.""
 
 from __future__ import annotations
 
-import io
 import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from localhttp import loopback_only, serve  # noqa: F401 (autouse: no outside)
-from PIL import Image
+from localhttp import loopback_only, mjpeg, serve  # noqa: F401 (autouse: no outside)
 
 from summarizer.decode import probe
 from summarizer.errors import AtlasError, InputError, SettingsError
@@ -59,22 +57,9 @@ def site(tmp_path_factory) -> Path:
     return d
 
 
-def mjpeg(handler) -> None:
-    """An endless MJPEG camera at 10 frames/s (multipart/x-mixed-replace)."""
-    handler.send_response(200)
-    handler.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
-    handler.end_headers()
-    try:
-        for i in range(600):
-            buf = io.BytesIO()
-            Image.fromarray(np.full((120, 160, 3), i * 20 % 255, np.uint8)).save(buf, "JPEG")
-            data = buf.getvalue()
-            head = b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(data)
-            handler.wfile.write(head + data + b"\r\n")
-            handler.wfile.flush()
-            time.sleep(0.1)
-    except (BrokenPipeError, ConnectionResetError):
-        pass
+def camera(handler) -> None:
+    """An endless MJPEG camera at 10 frames/s, one grey level per frame."""
+    mjpeg(handler, lambda i: np.full((120, 160, 3), i * 20 % 255, np.uint8))
 
 
 def test_a_direct_url_is_read_by_yt_dlp_and_hashed_by_its_bytes(site, tmp_path):
@@ -109,7 +94,7 @@ def test_hls_is_read_to_its_end_or_its_end_time(site, tmp_path):
 
 
 def test_an_mjpeg_stream_needs_and_keeps_its_end_time(site, tmp_path):
-    with serve(site, {"/cam.mjpg": mjpeg}) as base:
+    with serve(site, {"/cam.mjpg": camera}) as base:
         with pytest.raises(SettingsError, match="live stream: give --end-time"):
             resolve(f"{base}/cam.mjpg", downloads=tmp_path)
         t0 = time.perf_counter()
