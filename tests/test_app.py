@@ -14,6 +14,8 @@ import pytest
 from PIL import Image
 
 pytest.importorskip("streamlit")
+from apptest import TIMEOUT  # noqa: E402
+from apptest import open_app as _app  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from summarizer.app import (  # noqa: E402
@@ -31,8 +33,6 @@ from summarizer.store import Store  # noqa: E402
 from summarizer.summary import filtered as summaries  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "app.py")
-TIMEOUT = 180
 
 
 @pytest.fixture(scope="module")
@@ -64,17 +64,6 @@ def empty_store(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("ATLAS_HOME", str(tmp_path / "store"))
     monkeypatch.setenv("ATLAS_OFFLINE", "1")
     return tmp_path / "store"
-
-
-def _app(params: dict | None = None, page: str | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.query_params = dict(params or {})
-    at.run()
-    if page:
-        at.switch_page(page)
-        at.query_params = dict(params or {})
-        at.run()
-    return at
 
 
 def _sha(root: Path) -> str:

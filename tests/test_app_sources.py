@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("streamlit")
+from apptest import open_app as _app  # noqa: E402
 from localhttp import completion, mjpeg, reply, serve  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
@@ -24,9 +25,6 @@ from summarizer.app import downloads, labels, processing, texts, urlparams  # no
 from summarizer.store import Store  # noqa: E402
 from summarizer.synth import Shot, make_video  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "app.py")
-TIMEOUT = 180
 VTT = """WEBVTT
 
 00:00:00.500 --> 00:00:03.000
@@ -44,17 +42,6 @@ def _pixels():
     from summarizer.config import EmbedSettings
 
     return EmbedSettings(embedder="pixels")
-
-
-def _app(params: dict | None = None, page: str | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.query_params = dict(params or {})
-    at.run()
-    if page:
-        at.switch_page(page)
-        at.query_params = dict(params or {})
-        at.run()
-    return at
 
 
 @pytest.fixture(scope="module")

@@ -9,24 +9,11 @@ import numpy as np
 import pytest
 
 pytest.importorskip("streamlit")
-from streamlit.testing.v1 import AppTest  # noqa: E402
+from apptest import TIMEOUT, open_app  # noqa: E402
 
 from summarizer.store import Store  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 PAGES = (None, "pages/seams.py", "pages/summary.py", "pages/latent-map.py")
-TIMEOUT = 180
-
-
-def _app(page: str | None, params: dict) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    at.query_params = dict(params)
-    at.run()
-    if page:
-        at.switch_page(page)
-        at.query_params = dict(params)
-        at.run()
-    return at
 
 
 def _garble_pages(path: Path) -> None:
@@ -41,7 +28,7 @@ def _garble_pages(path: Path) -> None:
 def test_every_page_survives_a_damaged_store(tmp_path, monkeypatch):
     monkeypatch.setenv("ATLAS_HOME", str(tmp_path))
     monkeypatch.setenv("ATLAS_OFFLINE", "1")
-    at = _app(None, {"emb": "pixels"})
+    at = open_app({"emb": "pixels"})
     next(b for b in at.button if b.label == "Try the sample video").click().run(timeout=TIMEOUT)
     assert not at.exception and not at.error
     store = Store(tmp_path)
@@ -54,7 +41,7 @@ def test_every_page_survives_a_damaged_store(tmp_path, monkeypatch):
     _garble_pages(store.catalog_path)
     params = {"emb": "pixels", "video": sha}
     for page in PAGES:
-        at = _app(page, params)
+        at = open_app(params, page)
         assert not at.exception, (page, at.exception)
         shown = " ".join(str(e.value) for e in at.error)
         assert "Traceback" not in shown and "DatabaseError" not in shown, (page, shown)
