@@ -16,9 +16,7 @@ handling) when a detector asks.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterator
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -29,41 +27,6 @@ from summarizer.decode.sampling import select_indices
 
 QUEUE_FRAMES = 32  # decoded frames waiting for the tiny scale (a few MB)
 KEEP_BYTES = 64 << 20  # encoded full-size sampled frames kept at most (then: decode again)
-
-
-class _Graph:
-    """Decoded frames -> uint8 RGB through an FFmpeg filter graph (``scale`` if given, then
-    ``format=rgb24``), rebuilt when the frames' size or pixel format changes. It reads the
-    frame it is given and nothing else, so it can run beside other users of that frame."""
-
-    def __init__(self, scale: str | None):
-        self.scale = scale
-        self.graph = None
-        self.shape: tuple = ()
-
-    def __call__(self, frame) -> np.ndarray:
-        import av.filter
-
-        shape = (frame.width, frame.height, frame.format.name)
-        if self.graph is None or shape != self.shape:
-            g = av.filter.Graph()
-            chain = [
-                g.add_buffer(
-                    width=frame.width,
-                    height=frame.height,
-                    format=frame.format.name,
-                    time_base=frame.time_base or Fraction(1, 1000),
-                )
-            ]
-            if self.scale:
-                chain.append(g.add("scale", self.scale))
-            chain += [g.add("format", "rgb24"), g.add("buffersink")]
-            for x, y in itertools.pairwise(chain):
-                x.link_to(y)
-            g.configure()
-            self.graph, self.shape = g, shape
-        self.graph.push(frame)
-        return self.graph.pull().to_ndarray()
 
 
 class SignalTap:
@@ -92,7 +55,10 @@ class SignalTap:
         self.prev = -1
         self.ok = True
         self.error: BaseException | None = None
-        self.graphs: dict[str, _Graph] = {}
+        from summarizer.decode.pyav_source import FrameConverter
+
+        self.tiny = FrameConverter(index.info, signal.SIZE, flags="area")  # signal.scan's
+        self.full_size = FrameConverter(index.info, None)  # the stored frame, as RGB
         self.wanted = frozenset(int(i) for i in wanted) if keep is not None else frozenset()
         self.keep = keep
         self.full: dict[int, bytes] = {}
@@ -107,11 +73,6 @@ class SignalTap:
     def fps(self) -> float:
         return float(self.index.fps) if self.index.fps > 0 else 25.0
 
-    def _tiny(self, frame) -> np.ndarray:
-        """``scale=48:27:flags=area,format=rgb24`` (signal.scan's)."""
-        w, h = self.sig.SIZE
-        return self.graphs.setdefault("tiny", _Graph(f"{w}:{h}:flags=area"))(frame)
-
     def _work(self) -> None:
         chunk: list[np.ndarray] = []
         try:
@@ -119,7 +80,7 @@ class SignalTap:
                 if self.error is not None:
                     continue  # drain: the producer must never block
                 frame, k = item
-                chunk.append(self._tiny(frame))
+                chunk.append(self.tiny(frame))
                 if k in self.wanted and self.kept < KEEP_BYTES:
                     self._keep(frame, k)
                 if len(chunk) >= self.sig.CHUNK:
@@ -137,7 +98,7 @@ class SignalTap:
             return
         # Not ``frame.to_ndarray``: that converter belongs to the frame, and the decoding
         # thread converts the same frame at the sampled size meanwhile.
-        data = self.keep(self.graphs.setdefault("full", _Graph(None))(frame))
+        data = self.keep(self.full_size(frame))
         self.full[k] = data
         self.kept += len(data)
 
@@ -170,17 +131,6 @@ class SignalTap:
         self.red.add(np.zeros((0, h, w, 3), np.uint8), final=True)
         times = np.asarray(self.index.times, dtype=np.float64)
         return self.sig.FrameSignal(times, **self.red.result(), fps=self.fps, lag=self.red.lag)
-
-
-def _pyav_source(path: Path):
-    """The probe's source for `path` read by PyAV (decord's index when decord reads it)."""
-    from summarizer.decode import probing
-    from summarizer.decode.pyav_source import PyAVSource
-
-    src = probing.open_video(path)
-    if not isinstance(src, PyAVSource):
-        src = src.fallback()
-    return src if isinstance(src, PyAVSource) else None
 
 
 def _tapped(base, tap):
@@ -224,7 +174,9 @@ def sample_with_signal(
     p = Path(path)
     if not p.is_file():
         return None
-    base = _pyav_source(p)
+    from summarizer.decode import probing
+
+    base = probing.open_pyav(p)
     if base is None or not one_pass_fits(base.index, settings):
         return None
     index = base.index

@@ -234,6 +234,19 @@ def open_video(path: Path) -> IndexedSource:
     return _open_cached(str(path.resolve()), st.st_size, st.st_mtime_ns)
 
 
+def open_pyav(path: Path):
+    """The probe's source for `path` read through PyAV (a `PyAVSource`): the file's own
+    when PyAV reads it, else decord's index decoded by PyAV (frames matched by time), so
+    frame numbers, order and time origin are those of the sampled frames; None when
+    neither reads it."""
+    from summarizer.decode.pyav_source import PyAVSource
+
+    src = open_video(path)
+    if not isinstance(src, PyAVSource):
+        src = src.fallback()
+    return src if isinstance(src, PyAVSource) else None
+
+
 @functools.lru_cache(maxsize=64)
 def _open_cached(path: str, size: int, mtime_ns: int) -> IndexedSource:
     return choose(Path(path))

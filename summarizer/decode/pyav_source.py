@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import itertools
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -96,13 +97,16 @@ class FrameConverter:
     The scale runs in an FFmpeg filter graph (``scale`` then ``format=rgb24``), as FFmpeg's
     command line does it: much faster than a per-frame ``to_ndarray(width, height)`` and
     the same pixels as ``ffmpeg -vf scale``. The graph is rebuilt when the frames' size or
-    pixel format changes mid-stream.
+    pixel format changes mid-stream. `size` None: no scale (the frames' stored size).
+    It reads the frame it is given and nothing else, so it can run beside other users of
+    that frame (``frame.to_ndarray`` shares the frame's own converter).
     """
 
-    def __init__(self, info: StreamInfo, size: tuple[int, int], flags: str = "bicubic"):
-        w, h = size
+    def __init__(
+        self, info: StreamInfo, size: tuple[int, int] | None, flags: str = "bicubic"
+    ) -> None:
         self.turns = (info.rotation // 90) % 4
-        self.scale = (h, w) if self.turns % 2 else (w, h)
+        self.scale = None if size is None else (size[::-1] if self.turns % 2 else size)
         self.flags = flags
         self.graph = None
         self.shape: tuple = ()
@@ -117,13 +121,13 @@ class FrameConverter:
             format=frame.format.name,
             time_base=frame.time_base or Fraction(1, 1000),
         )
-        sw, sh = self.scale
-        scale = g.add("scale", f"{sw}:{sh}:flags={self.flags}")
-        fmt = g.add("format", "rgb24")
-        sink = g.add("buffersink")
-        src.link_to(scale)
-        scale.link_to(fmt)
-        fmt.link_to(sink)
+        chain = [src]
+        if self.scale is not None:
+            sw, sh = self.scale
+            chain.append(g.add("scale", f"{sw}:{sh}:flags={self.flags}"))
+        chain += [g.add("format", "rgb24"), g.add("buffersink")]
+        for a, b in itertools.pairwise(chain):
+            a.link_to(b)
         g.configure()
         self.graph = g
         self.shape = (frame.width, frame.height, frame.format.name)

@@ -253,15 +253,12 @@ def signal_from_frames(
 
 
 def _reader(p: Path):
-    """The probe's source of `p` (`summarizer.decode.probing.open_video`, cached), read
-    through PyAV: the same frame index, numbering and time origin as the sampled frames."""
+    """The probe's source of `p` read through PyAV (`probing.open_pyav`, cached): the same
+    frame index, numbering and time origin as the sampled frames."""
     from summarizer.decode import probing
-    from summarizer.decode.pyav_source import PyAVSource
 
-    src = probing.open_video(p)
-    if not isinstance(src, PyAVSource):
-        src = src.fallback()  # decord's index, decoded by PyAV (frames matched by time)
-    if not isinstance(src, PyAVSource):
+    src = probing.open_pyav(p)
+    if src is None:
         raise InputError(f"{p.name}: not a video file")
     return src
 
