@@ -104,9 +104,9 @@ def test_signal_is_the_same_in_any_chunking():
 
 
 def test_signal_memory_stays_flat():
-    from summarizer.decode.signal import _Reducer
+    from summarizer.decode.signal import Reducer
 
-    red = _Reducer(lag=12)
+    red = Reducer(lag=12)
     frame = np.zeros((64, 27, 48, 3), dtype=np.uint8)
     for _ in range(50):  # 3 200 frames: only a short tail of small frames is kept
         red.add(frame)

@@ -51,7 +51,7 @@ class SignalTap:
         self.sig = signal
         self.index = index
         self.match = match  # (frame time, last index) -> index (the source's own matching)
-        self.red = signal._Reducer(max(1, round(self.fps * signal.SPAN_S)))
+        self.red = signal.Reducer.at(self.fps)
         self.prev = -1
         self.ok = True
         self.error: BaseException | None = None

@@ -119,7 +119,7 @@ def _mad(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.abs(a - b).mean(axis=1)
 
 
-class _Reducer:
+class Reducer:
     """Feature arrays from chunks of tiny frames, carrying a tail between chunks."""
 
     def __init__(self, lag: int):
@@ -134,6 +134,11 @@ class _Reducer:
         self.done = {"back": 0, "span": 0}  # frames whose delayed features are final
         self.quiet: list[np.ndarray] = []  # frames whose steps come from damage
         self.count = 0  # frames added
+
+    @classmethod
+    def at(cls, fps: float) -> Reducer:
+        """The reducer for a video at `fps` (``lag``: `SPAN_S` seconds of frames)."""
+        return cls(max(1, round(fps * SPAN_S)))
 
     def add(self, frames: np.ndarray, final: bool = False, quiet: np.ndarray | None = None) -> None:
         """Reduce the next `frames`; `quiet` (bool per frame): the steps into these frames
@@ -240,7 +245,7 @@ def signal_from_frames(
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[1:] != (SIZE[1], SIZE[0], 3):
         raise InputError(f"frames must be uint8 (F, {SIZE[1]}, {SIZE[0]}, 3), got {frames.shape}")
-    red = _Reducer(max(1, round(fps * SPAN_S)))
+    red = Reducer.at(fps)
     for a in range(0, len(frames), chunk):
         red.add(frames[a : a + chunk])
     red.add(frames[:0], final=True)
@@ -390,7 +395,7 @@ def scan(
         raise InputError(f"{p.name}: not a video file")
     reader = _reader(p)
     fps, total = float(reader.index.fps), len(reader.index.times)
-    red = _Reducer(max(1, round(fps * SPAN_S)))
+    red = Reducer.at(fps)
     times: list[np.ndarray] = []
     done = 0
     for t, frames, quiet in _frames(reader, chunk, stats):
